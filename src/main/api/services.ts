@@ -1,0 +1,60 @@
+import { readdir, stat } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import type { ApiHandlers, AppInfo, DirectoryListing } from '../../shared/api/contract'
+import type { FileEntry } from '../../shared/study'
+import { InputError } from '../io/InputError'
+import { detectStudyFiles } from '../study/studyLayout'
+import type { StudySession } from '../study/StudySession'
+import { APP_VERSION } from '../appVersion'
+
+export interface ServiceContext {
+  transport: AppInfo['transport']
+  session: StudySession
+  startupStudyPath?: string
+  /** Where the file browser starts. */
+  browseRoot?: string
+}
+
+/** The main-process services behind the API contract, the same for every transport. */
+export function createServices(ctx: ServiceContext): ApiHandlers {
+  const { session } = ctx
+  return {
+    'app.info': async () => ({ name: 'LesionLab', version: APP_VERSION, transport: ctx.transport, startupStudyPath: ctx.startupStudyPath }),
+    'study.openDemo': async ({ tracer }) => session.openDemo(tracer),
+    'study.open': async ({ path, ctPath, petPath, maskPath }) =>
+      path !== undefined ? session.openPath(resolve(path)) : session.openPair(resolve(ctPath!), resolve(petPath!), maskPath && resolve(maskPath)),
+    'study.openUploaded': async ({ files }) => session.openUploaded(files),
+    'study.current': async () => session.current,
+    'volume.get': async ({ volumeId }) => {
+      const record = await session.getVolume(volumeId)
+      return { info: record.info, voxels: record.voxels }
+    },
+    'files.list': async ({ path }) => listDirectory(resolve(path ?? ctx.browseRoot ?? homedir())),
+  }
+}
+
+async function listDirectory(path: string): Promise<DirectoryListing> {
+  let names: string[]
+  try {
+    names = await readdir(path)
+  } catch (e) {
+    throw new InputError(path, `cannot list the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+  }
+  const entries: FileEntry[] = []
+  for (const name of names.sort((a, b) => a.localeCompare(b))) {
+    if (name.startsWith('.')) continue
+    try {
+      const s = await stat(join(path, name))
+      entries.push({ name, path: join(path, name), kind: s.isDirectory() ? 'dir' : 'file', sizeBytes: s.isDirectory() ? undefined : s.size })
+    } catch {
+      // Broken links and unreadable entries are simply not offered.
+    }
+  }
+  entries.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'dir' ? -1 : 1))
+  const isStudyFolder = await detectStudyFiles(path).then(
+    () => true,
+    () => false,
+  )
+  return { path, parent: dirname(path) === path ? null : dirname(path), entries, isStudyFolder }
+}

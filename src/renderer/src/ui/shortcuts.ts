@@ -1,0 +1,33 @@
+/** Keyboard shortcuts: one table drives the key handler and the help overlay. */
+export type ShortcutAction =
+  | 'ctSoftTissue' | 'ctLung' | 'ctBone'
+  | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
+  | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
+  | 'openStudy' | 'help'
+
+export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id: ShortcutAction; action: string }[] = [
+  { keys: '1', match: (e) => e.key === '1', id: 'ctSoftTissue', action: 'CT window: soft tissue (W400 L40)' },
+  { keys: '2', match: (e) => e.key === '2', id: 'ctLung', action: 'CT window: lung (W1500 L-600)' },
+  { keys: '3', match: (e) => e.key === '3', id: 'ctBone', action: 'CT window: bone (W1800 L400)' },
+  { keys: 'i', match: (e) => e.key === 'i', id: 'petColormap', action: 'PET colour map: hot / inverted grey' },
+  { keys: 'm', match: (e) => e.key === 'm', id: 'toggleMask', action: 'Show / hide the mask' },
+  { keys: '+ / -', match: (e) => e.key === '+' || e.key === '=', id: 'opacityUp', action: 'Fusion opacity up / down' },
+  { keys: '', match: (e) => e.key === '-', id: 'opacityDown', action: '' },
+  { keys: 'PgUp / PgDn', match: (e) => e.key === 'PageUp', id: 'suvUp', action: 'PET window: SUV max up / down' },
+  { keys: '', match: (e) => e.key === 'PageDown', id: 'suvDown', action: '' },
+  { keys: 'a', match: (e) => e.key === 'a', id: 'viewAxial', action: 'Axial view only' },
+  { keys: 'c', match: (e) => e.key === 'c', id: 'viewCoronal', action: 'Coronal view only' },
+  { keys: 's', match: (e) => e.key === 's', id: 'viewSagittal', action: 'Sagittal view only' },
+  { keys: 'p', match: (e) => e.key === 'p', id: 'viewMip', action: 'PET MIP only' },
+  { keys: 'g', match: (e) => e.key === 'g', id: 'viewGrid', action: 'All four views' },
+  { keys: 'r', match: (e) => e.key === 'r', id: 'resetViews', action: 'Reset zoom and pan' },
+  { keys: 'Ctrl+O', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'o', id: 'openStudy', action: 'Open study' },
+  { keys: '?', match: (e) => e.key === '?' || e.key === 'h', id: 'help', action: 'This help' },
+]
+
+export function shortcutFor(e: KeyboardEvent): ShortcutAction | undefined {
+  const target = e.target as HTMLElement | null
+  if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')) return undefined
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() !== 'o') return undefined
+  return SHORTCUTS.find((s) => s.match(e))?.id
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod'
+import type { FileEntry, StudyInfo, VolumeInfo } from '../study'
+import type { VoxelArray } from '../volume'
+
+/**
+ * The one API between the renderer and the main-process services. Both transports (Electron IPC and
+ * the browser-mode WebSocket) serve exactly these methods; arguments are validated by these schemas
+ * on the main side, so a malformed call fails with a message naming the method and the field.
+ */
+export const argumentSchemas = {
+  'app.info': z.object({}).strict(),
+  'study.openDemo': z.object({ tracer: z.enum(['FDG', 'PSMA']).default('FDG') }).strict(),
+  'study.open': z
+    .object({
+      /** A study folder (autoPET, nnU-Net pair, CT/ and PET/ subfolders) or one image of a pair. */
+      path: z.string().min(1).optional(),
+      ctPath: z.string().min(1).optional(),
+      petPath: z.string().min(1).optional(),
+      maskPath: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((a) => a.path !== undefined || (a.ctPath !== undefined && a.petPath !== undefined), {
+      message: 'give either "path" (a study folder) or both "ctPath" and "petPath"',
+    }),
+  /** Files dropped on the window in browser mode, sent as bytes; the main process stores and opens them. */
+  'study.openUploaded': z
+    .object({
+      files: z
+        .array(z.object({ name: z.string().min(1).max(255), bytes: z.instanceof(Uint8Array) }).strict())
+        .min(1)
+        .max(8),
+    })
+    .strict(),
+  'study.current': z.object({}).strict(),
+  'volume.get': z.object({ volumeId: z.string().min(1) }).strict(),
+  'files.list': z.object({ path: z.string().min(1).optional() }).strict(),
+} as const
+
+export type ApiMethod = keyof typeof argumentSchemas
+export type ApiArgs<M extends ApiMethod> = z.input<(typeof argumentSchemas)[M]>
+export type ApiParsedArgs<M extends ApiMethod> = z.output<(typeof argumentSchemas)[M]>
+
+export interface AppInfo {
+  name: string
+  version: string
+  transport: 'ipc' | 'websocket'
+  /** Command-line request to open a study at start-up, if any. */
+  startupStudyPath?: string
+}
+
+export interface VolumePayload {
+  info: VolumeInfo
+  voxels: VoxelArray
+}
+
+export interface DirectoryListing {
+  path: string
+  parent: string | null
+  entries: FileEntry[]
+  /** Whether the folder itself looks like a study LesionLab can open. */
+  isStudyFolder: boolean
+}
+
+export interface ApiResults {
+  'app.info': AppInfo
+  'study.openDemo': StudyInfo
+  'study.open': StudyInfo
+  'study.openUploaded': StudyInfo
+  'study.current': StudyInfo | null
+  'volume.get': VolumePayload
+  'files.list': DirectoryListing
+}
+
+/** Server-to-renderer notifications. */
+export interface ApiEvents {
+  progress: { taskId: string; label: string; fraction: number; done: boolean; error?: string }
+  'study.updated': StudyInfo
+}
+export type ApiEventName = keyof ApiEvents
+
+export type ApiHandlers = { [M in ApiMethod]: (args: ApiParsedArgs<M>) => Promise<ApiResults[M]> }
+
+/** What the renderer sees, whichever transport carries it. */
+export interface LesionLabApi {
+  call<M extends ApiMethod>(method: M, args: ApiArgs<M>): Promise<ApiResults[M]>
+  on<E extends ApiEventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void
+}
+
+/** An error as it travels; `kind` lets the UI tell bad input from a bug. */
+export interface ApiErrorPayload {
+  message: string
+  kind: 'input' | 'argument' | 'unknown-method' | 'cancelled' | 'internal'
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ApiErrorPayload['kind'],
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export function isApiMethod(name: unknown): name is ApiMethod {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(argumentSchemas, name)
+}
