@@ -235,6 +235,12 @@ export class FusionViewer {
     return viewport.canvasToWorld(canvasXY as Types.Point2) as Vec3
   }
 
+  /** World-to-canvas (CSS pixels) for a view. */
+  canvasAt(view: ViewName, worldLps: Vec3): [number, number] {
+    const viewport = this.requireEngine().getViewport(view)
+    return viewport.worldToCanvas(worldLps as Types.Point3) as [number, number]
+  }
+
   resize(): void {
     this.engine?.resize(true, false)
     this.redrawOverlays()
