@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { decodeMessage, encodeMessage } from '../../shared/api/binaryCodec'
+import { decodeMessage, encodeMessage, encodeMessageParts } from '../../shared/api/binaryCodec'
 import type { ApiEventName, ApiEvents } from '../../shared/api/contract'
 import { toErrorPayload, type Dispatch } from './dispatch'
 import { CONTENT_SECURITY_POLICY } from './contentSecurityPolicy'
@@ -51,7 +51,8 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   const clients = new Set<WebSocket>()
 
   const http = createServer((req, res) => {
-    serveStatic(options.staticDir, req, res).catch((e: Error) => {
+    const handle = req.url?.startsWith('/api/call') ? serveBulkCall(req, res) : serveStatic(options.staticDir, req, res)
+    handle.catch((e: Error) => {
       res.writeHead(500, { 'content-type': 'text/plain' })
       res.end(`internal error: ${e.message}`)
     })
@@ -94,6 +95,41 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     } catch (e) {
       send(ws, { id: request.id, error: toErrorPayload(e) })
     }
+  }
+
+  /**
+   * POST /api/call: the same dispatch as the socket, for calls that move hundreds of megabytes
+   * (volumes, dropped files). Browsers assemble huge WebSocket messages several times slower than
+   * an HTTP body, so the renderer's client sends those calls here. Same token, same binary frames.
+   */
+  async function serveBulkCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end()
+      return
+    }
+    if (!tokenMatches(req.headers['x-lesionlab-token'] as string | undefined ?? null, token)) {
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('missing or wrong token')
+      return
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    let reply: unknown
+    try {
+      const request = decodeMessage(Buffer.concat(chunks)) as { method?: unknown; args?: unknown }
+      reply = { result: await options.dispatch(request?.method, request?.args) }
+    } catch (e) {
+      reply = { error: toErrorPayload(e) }
+    }
+    const parts = encodeMessageParts(reply)
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(parts.reduce((n, p) => n + p.byteLength, 0)),
+      'cache-control': 'no-store',
+    })
+    for (const part of parts) {
+      if (!res.write(part)) await new Promise((r) => res.once('drain', r))
+    }
+    res.end()
   }
 
   function send(ws: WebSocket, message: unknown): void {

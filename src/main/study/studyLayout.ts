@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, relative } from 'node:path'
 import type { Tracer } from '../../shared/study'
 import { InputError } from '../io/InputError'
 
@@ -88,11 +88,13 @@ export async function detectStudyFiles(path: string): Promise<StudyFiles> {
   if (ctDir && petDir) {
     const ctImages = await findNiftiImages(join(path, ctDir))
     const petImages = await findNiftiImages(join(path, petDir))
-    const pick = (list: string[]): string | undefined => list.find((p) => !/mask|seg|label/i.test(basename(p)) && !/[/\\](mask|seg|labels?)[/\\]/i.test(p))
+    // Judge only the part of a path below the study folder: its parents may be called anything.
+    const below = (p: string): string => relative(path, p)
+    const pick = (list: string[]): string | undefined => list.find((p) => !/mask|seg|label/i.test(basename(p)) && !/[/\\](mask|seg|labels?)[/\\]/i.test(below(p)))
     const ctPath = pick(ctImages)
     const petPath = pick(petImages)
     if (ctPath && petPath) {
-      const maskPath = petImages.find((p) => p !== petPath && /mask|seg|label/i.test(p))
+      const maskPath = petImages.find((p) => p !== petPath && /mask|seg|label/i.test(below(p)))
       return { layout: 'CT/ and PET/ folders', name: basename(path), ctPath, petPath, maskPath, tracer: tracerFromName(basename(path)) }
     }
   }

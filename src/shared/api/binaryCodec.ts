@@ -22,7 +22,11 @@ interface BinaryRef {
 
 const align8 = (n: number): number => (n + 7) & ~7
 
-export function encodeMessage(message: unknown): Uint8Array {
+/**
+ * The frame as a list of byte chunks (header, then each attachment with its padding), so a large
+ * volume can be written to a stream without first being copied into one buffer.
+ */
+export function encodeMessageParts(message: unknown): Uint8Array[] {
   const attachments: Uint8Array[] = []
   const header = JSON.stringify(message, (_key, value: unknown) => {
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
@@ -37,16 +41,26 @@ export function encodeMessage(message: unknown): Uint8Array {
     return value
   })
   const headerBytes = new TextEncoder().encode(header)
-  let total = align8(4 + headerBytes.length)
-  const offsets = attachments.map((a) => {
-    const at = total
-    total = align8(total + a.byteLength)
-    return at
-  })
-  const out = new Uint8Array(total)
-  new DataView(out.buffer).setUint32(0, headerBytes.length, true)
-  out.set(headerBytes, 4)
-  attachments.forEach((a, i) => out.set(a, offsets[i]))
+  const head = new Uint8Array(align8(4 + headerBytes.length))
+  new DataView(head.buffer).setUint32(0, headerBytes.length, true)
+  head.set(headerBytes, 4)
+  const parts: Uint8Array[] = [head]
+  for (const a of attachments) {
+    parts.push(a)
+    const pad = align8(a.byteLength) - a.byteLength
+    if (pad) parts.push(new Uint8Array(pad))
+  }
+  return parts
+}
+
+export function encodeMessage(message: unknown): Uint8Array<ArrayBuffer> {
+  const parts = encodeMessageParts(message)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
   return out
 }
 
@@ -71,11 +85,16 @@ export function decodeMessage(frame: ArrayBuffer | Uint8Array): unknown {
     if (!Ctor) throw new Error(`binary frame has unknown array type ${ref.type}`)
     const byteLength = ref.type === 'ArrayBuffer' ? ref.length : ref.length * Ctor.BYTES_PER_ELEMENT
     if (at + byteLength > bytes.byteLength) throw new Error('binary frame is truncated')
-    // Copy into a fresh, exactly sized buffer: callers may keep or transfer it.
-    // (Not bytes.slice: on a Node Buffer that would be a view, not a copy.)
-    const copy = new Uint8Array(byteLength)
-    copy.set(bytes.subarray(at, at + byteLength))
-    views[i] = ref.type === 'ArrayBuffer' ? copy.buffer : new Ctor(copy.buffer, 0, ref.length)
+    const offset = bytes.byteOffset + at
+    if (offset % Ctor.BYTES_PER_ELEMENT === 0) {
+      // Zero-copy: a view into the received frame (a whole-body PET is hundreds of MB).
+      views[i] = ref.type === 'ArrayBuffer' ? bytes.buffer.slice(offset, offset + byteLength) : new Ctor(bytes.buffer, offset, ref.length)
+    } else {
+      // A frame that arrived at an odd offset (a pooled Node Buffer): copy to an aligned buffer.
+      const copy = new Uint8Array(byteLength)
+      copy.set(bytes.subarray(at, at + byteLength))
+      views[i] = ref.type === 'ArrayBuffer' ? copy.buffer : new Ctor(copy.buffer, 0, ref.length)
+    }
     at = align8(at + byteLength)
   }
   return replaceRefs(parsed, views)

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-export const repoRoot = resolve(__dirname, '../../..')
+export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 export const dataDir = resolve(repoRoot, '../shared/data')
 
 export interface RunningServer {

@@ -80,3 +80,51 @@ export function quaternionFromRotation(rasDirection: number[][]): { b: number; c
   }
   return { b, c, d, qfac }
 }
+
+/** The header fields that define a NIfTI-1 or NIfTI-2 voxel-to-world transform. */
+export interface NiftiTransformFields {
+  qform_code: number
+  sform_code: number
+  quatern_b: number
+  quatern_c: number
+  quatern_d: number
+  qoffset_x: number
+  qoffset_y: number
+  qoffset_z: number
+  pixDims: number[]
+  /** As nifti-reader-js computed it: srow_* when the sform is used (always, for NIfTI-2). */
+  affine: number[][]
+}
+
+/**
+ * The header's RAS+ affine, choosing the transform as nifti-reader-js does (the qform when its code is
+ * the higher one, else the sform), but computing the qform as nifti1_io.c's nifti_quatern_to_mat44:
+ * nifti-reader-js takes sqrt(1 - (b² + c² + d²)) unguarded, which is NaN when float32 rounding puts
+ * b² + c² + d² just above 1 (rotations near 180°), and it never reads the qform of a NIfTI-2 header.
+ */
+export function rasAffineOfHeader(h: NiftiTransformFields): number[][] {
+  if (!(h.qform_code > 0 && h.sform_code < h.qform_code)) return h.affine
+  let b = h.quatern_b
+  let c = h.quatern_c
+  let d = h.quatern_d
+  let a = 1 - (b * b + c * c + d * d)
+  if (a < 1e-7) {
+    // a = 0: a 180-degree rotation; normalise (b, c, d).
+    const n = 1 / Math.sqrt(b * b + c * c + d * d)
+    b *= n
+    c *= n
+    d *= n
+    a = 0
+  } else {
+    a = Math.sqrt(a)
+  }
+  const xd = h.pixDims[1] > 0 ? h.pixDims[1] : 1
+  const yd = h.pixDims[2] > 0 ? h.pixDims[2] : 1
+  const zd = (h.pixDims[3] > 0 ? h.pixDims[3] : 1) * (h.pixDims[0] < 0 ? -1 : 1)
+  return [
+    [(a * a + b * b - c * c - d * d) * xd, 2 * (b * c - a * d) * yd, 2 * (b * d + a * c) * zd, h.qoffset_x],
+    [2 * (b * c + a * d) * xd, (a * a + c * c - b * b - d * d) * yd, 2 * (c * d - a * b) * zd, h.qoffset_y],
+    [2 * (b * d - a * c) * xd, 2 * (c * d + a * b) * yd, (a * a + d * d - c * c - b * b) * zd, h.qoffset_z],
+    [0, 0, 0, 1],
+  ]
+}

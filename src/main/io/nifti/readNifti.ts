@@ -6,7 +6,7 @@ import type { Vec3, VolumeGeometry } from '../../../shared/geometry'
 import type { VoxelArray, VoxelType } from '../../../shared/volume'
 import { InputError } from '../InputError'
 import { allocateVoxels, MAX_VOXELS } from '../../imaging/voxelBuffers'
-import { geometryFromRasAffine } from './niftiAffine'
+import { geometryFromRasAffine, rasAffineOfHeader } from './niftiAffine'
 
 const gunzipAsync = promisify(gunzip)
 
@@ -94,8 +94,8 @@ function decodeNifti(filePath: string, header: nifti.NIFTI1 | nifti.NIFTI2, buff
   }
   let geometry: VolumeGeometry
   try {
-    // nifti-reader-js picks sform unless the qform has the higher code, and handles qfac.
-    geometry = geometryFromRasAffine(header.affine, dims)
+    // sform unless the qform has the higher code; the qform computed as nifti1_io.c does.
+    geometry = geometryFromRasAffine(rasAffineOfHeader(header), dims)
   } catch (e) {
     throw new InputError(filePath, (e as Error).message)
   }

@@ -40,6 +40,9 @@ export function createApiClient(): LesionLabApi {
   return createWebSocketClient(emit, on)
 }
 
+/** Calls that move bulk voxel data go over HTTP POST in browser mode (see websocketServer.ts). */
+const BULK_METHODS = new Set<ApiMethod>(['volume.get', 'study.openUploaded'])
+
 function createWebSocketClient(emit: (event: string, payload: unknown) => void, on: LesionLabApi['on']): LesionLabApi {
   const token = new URLSearchParams(location.search).get('token') ?? ''
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api?token=${encodeURIComponent(token)}`
@@ -81,8 +84,26 @@ function createWebSocketClient(emit: (event: string, payload: unknown) => void, 
     return socket
   }
 
+  async function bulkCall<M extends ApiMethod>(method: M, args: ApiArgs<M>): Promise<ApiResults[M]> {
+    let response: Response
+    try {
+      response = await fetch('./api/call', {
+        method: 'POST',
+        headers: { 'x-lesionlab-token': token, 'content-type': 'application/octet-stream' },
+        body: encodeMessage({ method, args }),
+      })
+    } catch {
+      throw new ApiError('cannot reach the LesionLab server (is it still running?)', 'internal')
+    }
+    if (!response.ok) throw new ApiError(`the LesionLab server refused ${method} (${response.status} ${await response.text()})`, 'internal')
+    const reply = decodeMessage(await response.arrayBuffer()) as { result?: unknown; error?: ApiErrorPayload }
+    if (reply.error) throw new ApiError(reply.error.message, reply.error.kind)
+    return reply.result as ApiResults[M]
+  }
+
   return {
     async call<M extends ApiMethod>(method: M, args: ApiArgs<M>): Promise<ApiResults[M]> {
+      if (BULK_METHODS.has(method)) return bulkCall(method, args)
       const ws = await connect()
       const id = nextId++
       return new Promise<ApiResults[M]>((resolve, reject) => {

@@ -132,8 +132,14 @@ export class FusionViewer {
     this.clearStudy()
     this.ct = { volumeId: `ct-${ct.info.id}`, payload: ct }
     this.pet = { volumeId: `pet-${pet.info.id}`, payload: pet }
+    let t = performance.now()
+    const lap = (what: string): void => {
+      console.debug(`[lesionlab] ${what}: ${Math.round(performance.now() - t)} ms`)
+      t = performance.now()
+    }
     createVolume(this.ct.volumeId, ct)
     createVolume(this.pet.volumeId, pet)
+    lap('volumes created')
 
     for (const name of ORTHO_VIEWS) {
       const viewport = engine.getViewport(name) as Types.IVolumeViewport
@@ -142,9 +148,11 @@ export class FusionViewer {
     const mip = engine.getViewport('mip') as Types.IVolumeViewport
     const petGeometry = pet.info.geometry
     const diagonalMm = Math.hypot(...petGeometry.dims.map((n, a) => n * petGeometry.spacingMm[a]))
+    lap('fused views set')
     await mip.setVolumes([
       { volumeId: this.pet.volumeId, blendMode: Enums.BlendModes.MAXIMUM_INTENSITY_BLEND, slabThickness: diagonalMm },
     ])
+    lap('MIP set')
     if (generation !== this.generation) return
 
     if (mask) this.setMask(mask)
@@ -152,7 +160,7 @@ export class FusionViewer {
     this.applyPetDisplay()
     for (const name of VIEW_NAMES) engine.getViewport(name).resetCamera()
     this.setFocus(this.volumeCentre(pet))
-    engine.render()
+    this.scheduleRender(VIEW_NAMES)
   }
 
   /** Show (or replace) the labelmap overlay. */
@@ -188,7 +196,7 @@ export class FusionViewer {
         visible,
       )
     }
-    this.engine?.render()
+    this.scheduleRender(ORTHO_VIEWS)
   }
 
   setCtPreset(preset: CtPresetName): void {
@@ -221,8 +229,23 @@ export class FusionViewer {
       if (name !== 'mip') moveSliceTo(viewport, worldLps)
       this.overlays.get(name)?.draw(viewport, worldLps)
     }
-    engine.render()
+    // The MIP's image does not depend on the focus (only its crosshair does): re-rendering a
+    // whole-body ray cast on every drag step would be the slowest thing on screen.
+    this.scheduleRender(ORTHO_VIEWS)
     this.onFocus(this.focus)
+  }
+
+  /** Coalesce render requests to one per animation frame (pointer events outpace the display). */
+  private pendingRender = new Set<ViewName>()
+  private scheduleRender(views: ViewName[]): void {
+    const first = this.pendingRender.size === 0
+    views.forEach((v) => this.pendingRender.add(v))
+    if (!first) return
+    requestAnimationFrame(() => {
+      const ids = [...this.pendingRender]
+      this.pendingRender.clear()
+      this.engine?.renderViewports(ids)
+    })
   }
 
   getFocus(): Vec3 {
@@ -260,7 +283,7 @@ export class FusionViewer {
       const viewport = engine.getViewport(name) as Types.IVolumeViewport
       viewport.setProperties({ voiRange: voiRangeOf(p.widthHu, p.levelHu) }, this.ct.volumeId)
     }
-    engine.render()
+    this.scheduleRender(ORTHO_VIEWS)
   }
 
   private applyPetDisplay(): void {
@@ -287,7 +310,7 @@ export class FusionViewer {
     const mip = engine.getViewport('mip') as Types.IVolumeViewport
     mip.setProperties({ colormap: { name: GREY_INVERTED_COLORMAP } }, this.pet.volumeId)
     mip.setProperties({ voiRange: { lower, upper } }, this.pet.volumeId)
-    engine.render()
+    this.scheduleRender(VIEW_NAMES)
   }
 
   private onCameraModified(name: ViewName): void {
