@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
-import { extname, join, normalize, sep } from 'node:path'
+import { extname, join, normalize, resolve, sep } from 'node:path'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { decodeMessage, encodeMessage, encodeMessageParts } from '../../shared/api/binaryCodec'
@@ -160,8 +160,12 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
 }
 
 function tokenMatches(given: string | null, expected: string): boolean {
-  if (!given || given.length !== expected.length) return false
-  return timingSafeEqual(Buffer.from(given), Buffer.from(expected))
+  if (!given) return false
+  // Compare byte lengths, not string lengths: a non-ASCII token of the same length in characters has
+  // more bytes, and timingSafeEqual would throw (uncaught, in the upgrade handler: a crash).
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -170,10 +174,17 @@ async function serveStatic(root: string, req: IncomingMessage, res: ServerRespon
     return
   }
   const url = new URL(req.url ?? '/', 'http://localhost')
-  let rel = decodeURIComponent(url.pathname)
+  let rel: string
+  try {
+    rel = decodeURIComponent(url.pathname)
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('malformed URL')
+    return
+  }
   if (rel === '/' || rel === '') rel = '/index.html'
-  const full = normalize(join(root, rel))
-  if (!full.startsWith(normalize(root) + sep)) {
+  const base = resolve(root)
+  const full = normalize(join(base, rel))
+  if (!full.startsWith(base + sep)) {
     res.writeHead(403).end()
     return
   }

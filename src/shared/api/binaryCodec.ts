@@ -28,7 +28,9 @@ const align8 = (n: number): number => (n + 7) & ~7
  */
 export function encodeMessageParts(message: unknown): Uint8Array[] {
   const attachments: Uint8Array[] = []
-  const header = JSON.stringify(message, (_key, value: unknown) => {
+  const header = JSON.stringify(message, function (this: Record<string, unknown>, key: string, replaced: unknown) {
+    // `this[key]` is the value before any toJSON (a Node Buffer would otherwise arrive as numbers).
+    const value = key === '' ? replaced : this[key]
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
       attachments.push(new Uint8Array(value))
       return { $binary: attachments.length - 1, type: 'ArrayBuffer', length: value.byteLength } satisfies BinaryRef
@@ -36,9 +38,12 @@ export function encodeMessageParts(message: unknown): Uint8Array[] {
     if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
       const view = value as TypedArray
       attachments.push(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
-      return { $binary: attachments.length - 1, type: view.constructor.name, length: view.length } satisfies BinaryRef
+      // A Node Buffer travels as the Uint8Array it is.
+      const nodeBuffer = (globalThis as { Buffer?: { isBuffer(v: unknown): boolean } }).Buffer
+      const type = nodeBuffer?.isBuffer(view) ? 'Uint8Array' : view.constructor.name
+      return { $binary: attachments.length - 1, type, length: view.length } satisfies BinaryRef
     }
-    return value
+    return replaced
   })
   const headerBytes = new TextEncoder().encode(header)
   const head = new Uint8Array(align8(4 + headerBytes.length))
