@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
@@ -124,6 +124,28 @@ describe('browser mode, end to end in Chromium', () => {
     expect(pageErrors).toEqual([])
   })
 
+  it('opens CT and PET NIfTI files dropped on the window (same file names, roles from content)', async () => {
+    const files = ['CT', 'PET'].map((m) => ({
+      name: 'image.nii.gz',
+      base64: readFileSync(join(dataDir, `mirp-sts-petct/STS_002/${m}/nifti/image/image.nii.gz`)).toString('base64'),
+    }))
+    // PET first: the app must still find the CT by its content.
+    files.reverse()
+    await page.evaluate((dropped) => {
+      const transfer = new DataTransfer()
+      for (const f of dropped) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))
+        transfer.items.add(new File([bytes], f.name))
+      }
+      document.querySelector('.app')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }))
+    }, files)
+    await waitForStudy(page, 'Dropped study')
+    const pixels = await pollUntil(() => viewPixels(page, 'axial'), (p) => nonBlankCount(p) > 5000)
+    expect(nonBlankCount(pixels)).toBeGreaterThan(5000)
+    const header = await page.locator('[data-testid=study-header]').textContent()
+    expect(header).toContain('dropped CT + PET files')
+  })
+
   it('says clearly when a study cannot be opened, and keeps the open one', async () => {
     const missing = join(dataDir, 'no-such-study')
     await page.click('[data-testid=menu-open]')
@@ -131,6 +153,23 @@ describe('browser mode, end to end in Chromium', () => {
     await page.click('[data-testid=open-folder]')
     const toast = page.locator('[data-testid=error]').last()
     await expect.poll(() => toast.textContent(), { timeout: 15_000 }).toContain(missing)
-    expect(await page.evaluate(() => (window as unknown as DebugWindow).lesionlabDebug.study()?.name)).toBe('STS_001')
+    expect(await page.evaluate(() => (window as unknown as DebugWindow).lesionlabDebug.study()?.name)).toBe('Dropped study')
+  })
+})
+
+describe('browser mode with a study path on the command line', () => {
+  it('opens that study at start-up instead of the demo', async () => {
+    const server = await startBrowserMode([resolve(dataDir, 'mirp-sts-petct/STS_003')])
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+      await page.goto(server.url)
+      await waitForStudy(page, 'STS_003')
+      const pixels = await pollUntil(() => viewPixels(page, 'coronal'), (p) => nonBlankCount(p) > 3000)
+      expect(nonBlankCount(pixels)).toBeGreaterThan(3000)
+    } finally {
+      await browser.close()
+      await server.stop()
+    }
   })
 })

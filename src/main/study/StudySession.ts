@@ -50,26 +50,30 @@ export class StudySession {
     })
   }
 
-  /** Files dropped in a browser: saved to a private temporary folder, then opened like a folder. */
+  /**
+   * Files dropped in a browser: saved to a private temporary folder, then recognised like a folder
+   * (autoPET and nnU-Net names survive). Two NIfTI files with no telling names (e.g. both
+   * "image.nii.gz") become a CT + PET pair, the CT being the one with air (values below -500).
+   */
   async openUploaded(files: { name: string; bytes: Uint8Array }[]): Promise<StudyInfo> {
     const dir = await mkdtemp(join(tmpdir(), 'lesionlab-upload-'))
+    const saved: string[] = []
     for (const f of files) {
       const safe = basename(f.name).replace(/[^\w.\-]/g, '_')
       if (!safe || safe.startsWith('.')) throw new InputError(f.name, 'is not an acceptable file name')
-      await writeFile(join(dir, safe), f.bytes)
+      let name = safe
+      for (let n = 2; saved.includes(join(dir, name)); n++) name = `${n}-${safe}`
+      await writeFile(join(dir, name), f.bytes)
+      saved.push(join(dir, name))
     }
-    if (files.length === 2 && files.every((f) => /\.nii(\.gz)?$/i.test(f.name))) {
-      // Two plain NIfTI files: the one whose name says CT is the CT, otherwise the first.
-      const names = files.map((f) => basename(f.name).replace(/[^\w.\-]/g, '_'))
-      const isCt = (n: string): boolean => /ct|_0000/i.test(n) && !/suv|pet|_0001/i.test(n)
-      const ctIndex = isCt(names[1]) && !isCt(names[0]) ? 1 : 0
-      try {
-        return await this.openPath(dir)
-      } catch {
-        return this.openPair(join(dir, names[ctIndex]), join(dir, names[1 - ctIndex]))
-      }
+    try {
+      return await this.openPath(dir)
+    } catch (e) {
+      const nifti = saved.filter((p) => /\.nii(\.gz)?$/i.test(p))
+      if (nifti.length !== 2 || saved.length !== 2) throw e
+      const pair: StudyFiles = { layout: 'dropped CT + PET files', name: 'Dropped study', ctPath: nifti[0], petPath: nifti[1], tracer: 'unknown' }
+      return this.adopt(await loadStudyFromFiles(pair, { rolesFromContent: true }))
     }
-    return this.openPath(dir)
   }
 
   getVolume(volumeId: string): Promise<VolumeRecord> {

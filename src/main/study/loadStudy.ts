@@ -57,14 +57,28 @@ export function assembleStudy(
   }
 }
 
-/** Read the CT, PET and optional mask of a recognised study and check they belong together. */
-export async function loadStudyFromFiles(files: StudyFiles): Promise<LoadedStudy> {
+/**
+ * Read the CT, PET and optional mask of a recognised study and check they belong together.
+ * `rolesFromContent`: the file names do not say which is the CT (dropped files); the one with air
+ * (values at or below -500) is.
+ */
+export async function loadStudyFromFiles(files: StudyFiles, options: { rolesFromContent?: boolean } = {}): Promise<LoadedStudy> {
   const studyId = newStudyId()
-  const [ct, pet, mask] = await Promise.all([
+  let [ct, pet, mask] = await Promise.all([
     readNiftiFile(files.ctPath),
     readNiftiFile(files.petPath),
     files.maskPath ? readNiftiFile(files.maskPath) : Promise.resolve(undefined),
   ])
+  if (options.rolesFromContent) {
+    const hasAir = (v: VoxelArray): boolean => valueRange(v)[0] <= -500
+    if (hasAir(ct.voxels) === hasAir(pet.voxels)) {
+      throw new InputError(`${files.ctPath} + ${files.petPath}`, 'cannot tell which file is the CT: open the study folder, or use Open study to pick the CT and the PET')
+    }
+    if (hasAir(pet.voxels)) {
+      ;[ct, pet] = [pet, ct]
+      files = { ...files, ctPath: files.petPath, petPath: files.ctPath }
+    }
+  }
   assertOverlap(files, ct.geometry, pet.geometry)
   const warnings = [...ct.warnings, ...pet.warnings, ...(mask?.warnings ?? [])]
 
