@@ -1,5 +1,6 @@
 import type { VolumeGeometry } from './geometry'
 import type { Modality, VoxelType, VoxelUnit } from './volume'
+import type { SuvSummary } from './suv'
 
 export type Tracer = 'FDG' | 'PSMA' | 'unknown'
 
@@ -25,10 +26,20 @@ export interface StudyInfo {
   id: string
   name: string
   tracer: Tracer
-  /** How the study was recognised, e.g. "autoPET folder", "nnU-Net pair", "CT + PET files". */
+  /** Where the tracer came from: the DICOM radiopharmaceutical, the case name, or the user. */
+  tracerSource?: 'dicom' | 'name' | 'user'
+  radionuclide?: string
+  /** How the study was recognised, e.g. "autoPET folder", "nnU-Net pair", "CT + PET files", "DICOM". */
   layout: string
-  ct: VolumeInfo
+  /** A PET-only study has no CT. */
+  ct?: VolumeInfo
   pet: VolumeInfo
+  /** How the PET values became SUV (DICOM input); absent when the input was already SUV. */
+  suv?: SuvSummary
+  /** DICOM input: the series found and the ones shown. */
+  dicom?: DicomStudyChoice
+  /** The folder the study was read from, to suggest where exports go. */
+  folder?: string
   masks: VolumeInfo[]
   /** Problems the reader worked around, phrased for the user. */
   warnings: string[]
@@ -39,4 +50,27 @@ export interface FileEntry {
   path: string
   kind: 'dir' | 'file'
   sizeBytes?: number
+}
+
+export interface DicomSeriesInfo {
+  seriesInstanceUid: string
+  modality: string
+  description: string
+  date?: string
+  sliceCount: number
+  seriesNumber?: number
+}
+
+export interface DicomStudyChoice {
+  /** The folder the series were found in (to re-open with another pick). */
+  sourcePath: string
+  studyInstanceUid: string
+  patientName?: string
+  patientId?: string
+  studyDate?: string
+  series: DicomSeriesInfo[]
+  petSeriesUid: string
+  ctSeriesUid?: string
+  /** SEG / RTSTRUCT series loaded as masks. */
+  maskSeriesUids: string[]
 }

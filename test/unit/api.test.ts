@@ -234,7 +234,7 @@ describe('WebSocket API: a real study', () => {
     study = r.result as StudyInfo
     expect(study.name).toBe('STS_001')
     expect(study.layout).toBe('CT/ and PET/ folders')
-    expect(study.ct.geometry.dims).toEqual([198, 202, 59])
+    expect(study.ct!.geometry.dims).toEqual([198, 202, 59])
     expect(study.pet.geometry.dims).toEqual([41, 43, 59])
     expect(study.masks).toHaveLength(1)
     expect(study.pet.unit).toBe('SUVbw')

@@ -201,9 +201,9 @@ describe('loadStudyFromFiles', () => {
     expect(info.layout).toBe('CT/ and PET/ folders')
     expect(info.ct).toMatchObject({ role: 'ct', modality: 'CT', unit: 'HU', voxelType: 'float32', source: STS_001_CT })
     expect(info.pet).toMatchObject({ role: 'pet', modality: 'PT', unit: 'SUVbw', voxelType: 'float32', source: STS_001_PET })
-    expect(info.ct.geometry.dims).toEqual([198, 202, 59])
+    expect(info.ct!.geometry.dims).toEqual([198, 202, 59])
     expect(info.pet.geometry.dims).toEqual([41, 43, 59])
-    expect(info.ct.valueRange[0]).toBeLessThan(-500) // air in HU
+    expect(info.ct!.valueRange[0]).toBeLessThan(-500) // air in HU
     expect(info.pet.valueRange[0]).toBeGreaterThanOrEqual(0)
     expect(info.pet.valueRange[1]).toBeGreaterThan(1) // SUV of a sarcoma
     expect(info.pet.valueRange[1]).toBeLessThan(100)
@@ -214,13 +214,13 @@ describe('loadStudyFromFiles', () => {
     expect(info.warnings).toEqual([])
 
     // The voxels held are what the files hold; ids are unique and index the volumes map.
-    const ids = [info.ct.id, info.pet.id, mask.id]
+    const ids = [info.ct!.id, info.pet.id, mask.id]
     expect(new Set(ids).size).toBe(3)
     expect(ids.every((id) => id.startsWith(info.id))).toBe(true)
-    expect(bytesOf(study.volumes.get(info.ct.id)!.voxels).equals(bytesOf(ctRef.voxels))).toBe(true)
+    expect(bytesOf(study.volumes.get(info.ct!.id)!.voxels).equals(bytesOf(ctRef.voxels))).toBe(true)
     expect(bytesOf(study.volumes.get(info.pet.id)!.voxels).equals(bytesOf(petRef.voxels))).toBe(true)
     expect(bytesOf(study.volumes.get(mask.id)!.voxels).equals(bytesOf(maskRef.voxels))).toBe(true)
-    expect(study.files).toEqual(files)
+    expect(study.source).toEqual({ kind: 'files', files })
   })
 
   it('a CT and a PET that do not overlap in space: InputError "do not overlap"', async () => {

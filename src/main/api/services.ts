@@ -22,8 +22,13 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
   return {
     'app.info': async () => ({ name: 'LesionLab', version: APP_VERSION, transport: ctx.transport, startupStudyPath: ctx.startupStudyPath }),
     'study.openDemo': async ({ tracer }) => session.openDemo(tracer),
-    'study.open': async ({ path, ctPath, petPath, maskPath }) =>
-      path !== undefined ? session.openPath(resolve(path)) : session.openPair(resolve(ctPath!), resolve(petPath!), maskPath && resolve(maskPath)),
+    'study.open': async ({ path, ctPath, petPath, maskPath, petSeriesUid, ctSeriesUid }) =>
+      path !== undefined
+        ? session.openPath(resolve(path), { petSeriesUid, ctSeriesUid })
+        : session.openPair(resolve(ctPath!), resolve(petPath!), maskPath && resolve(maskPath)),
+    'study.setSuvParameters': async ({ overrides }) => session.setSuvParameters(overrides),
+    'study.setTracer': async ({ tracer }) => session.setTracer(tracer),
+    'mask.export': async ({ volumeId, path, format, algorithmType }) => session.exportMask(volumeId, resolve(path), format, algorithmType),
     'study.openUploaded': async ({ files }) => session.openUploaded(files),
     'study.current': async () => session.current,
     'volume.get': async ({ volumeId }) => {

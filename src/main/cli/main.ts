@@ -1,4 +1,7 @@
 import { infoCommand } from './commands/info'
+import { suvCommand } from './commands/suv'
+import { convertCommand } from './commands/convert'
+import { UsageError } from './args'
 
 export interface Command {
   name: string
@@ -7,7 +10,7 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-const COMMANDS: Command[] = [infoCommand]
+const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand]
 
 function help(): string {
   return [
@@ -48,6 +51,6 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest)
   } catch (e) {
     console.error(`lesionlab ${name}: ${(e as Error).message}`)
-    return 1
+    return e instanceof UsageError ? 2 : 1
   }
 }

@@ -10,6 +10,53 @@ import { loadDemoStudy } from './demoStudy'
 import { loadStudyFromFiles, makeVolumeRecord, type LoadedStudy } from './loadStudy'
 import { detectStudyFiles, type StudyFiles } from './studyLayout'
 import type { VolumeRecord } from './volumeRecord'
+import type { MaskExportResult } from '../../shared/api/contract'
+import type { Tracer } from '../../shared/study'
+import type { SuvParameters } from '../../shared/suv'
+import { stat } from 'node:fs/promises'
+import { pickPetAndCt } from '../io/dicom'
+import { writeDicomSegFile } from '../io/dicom/seg/writeSeg'
+import { writeImageFile } from '../io/readImage'
+import { StudySettingsStore } from '../store/studySettingsStore'
+import { APP_VERSION } from '../appVersion'
+import { computePetSuv } from './petSuv'
+import { dicomStudyKey, loadDicomStudy, petVolumeRecord, scanForDicomStudy, type DicomPick, type DicomScan } from './loadDicomStudy'
+import type { DicomStudySummary } from '../io/dicom/dicomTypes'
+
+type SegAlgorithmType = 'AUTOMATIC' | 'SEMIAUTOMATIC' | 'MANUAL'
+
+/** Every file the study was read from: exports must never replace one. */
+function inputPathsOf(study: LoadedStudy): string[] {
+  const s = study.source
+  if (s.kind === 'files') return [s.files.ctPath, s.files.petPath, ...(s.files.maskPath ? [s.files.maskPath] : [])]
+  if (s.kind === 'dicom') return [...s.pet.summary.files, ...(s.ct?.summary.files ?? [])]
+  return []
+}
+
+/** One segment per label value present, named "Lesion n" (label 1 alone: "Lesions"). */
+function segmentsOf(labels: Uint8Array, algorithmType: SegAlgorithmType): { number: number; label: string; algorithmType: SegAlgorithmType; algorithmName?: string }[] {
+  const present = new Set<number>()
+  for (let i = 0; i < labels.length; i++) if (labels[i]) present.add(labels[i])
+  if (present.size === 0) throw new InputError('mask', 'is empty: there is nothing to save as DICOM SEG')
+  const numbers = [...present].sort((a, b) => a - b)
+  return numbers.map((n) => ({
+    number: n,
+    label: numbers.length === 1 ? 'Lesions' : `Lesion ${n}`,
+    algorithmType,
+    algorithmName: algorithmType === 'MANUAL' ? undefined : 'LesionLab',
+  }))
+}
+
+function describeOverrides(o: SuvParameters): string {
+  const parts: string[] = []
+  if (o.weightKg !== undefined) parts.push(`weight ${o.weightKg} kg`)
+  if (o.heightCm !== undefined) parts.push(`height ${o.heightCm} cm`)
+  if (o.sex) parts.push(`sex ${o.sex}`)
+  if (o.injectedDoseBq !== undefined) parts.push(`dose ${(o.injectedDoseBq / 1e6).toFixed(1)} MBq`)
+  if (o.injectionDateTime) parts.push(`injection ${o.injectionDateTime}`)
+  if (o.halfLifeS !== undefined) parts.push(`half-life ${(o.halfLifeS / 60).toFixed(1)} min`)
+  return parts.join(', ')
+}
 
 export type EmitEvent = <E extends keyof ApiEvents>(event: E, payload: ApiEvents[E]) => void
 
@@ -25,7 +72,10 @@ export class StudySession {
   private ctOnPetGrid: Promise<VolumeRecord> | null = null
   private resampleAbort: AbortController | null = null
 
-  constructor(private readonly emit: EmitEvent) {}
+  constructor(
+    private readonly emit: EmitEvent,
+    private readonly settings = new StudySettingsStore(),
+  ) {}
 
   get current(): StudyInfo | null {
     return this.study?.info ?? null
@@ -35,8 +85,89 @@ export class StudySession {
     return this.adopt(await loadDemoStudy(tracer))
   }
 
-  async openPath(path: string): Promise<StudyInfo> {
-    return this.openFiles(await detectStudyFiles(path))
+  /**
+   * A folder or file: NIfTI layouts first (autoPET, nnU-Net, CT/ + PET/), then DICOM (any folder
+   * holding a PET series, searched recursively).
+   */
+  async openPath(path: string, pick: DicomPick = {}): Promise<StudyInfo> {
+    let files: StudyFiles
+    try {
+      files = await detectStudyFiles(path)
+    } catch (niftiError) {
+      if (!(niftiError instanceof InputError)) throw niftiError
+      const dicom = await scanForDicomStudy(path).catch(() => null)
+      if (!dicom) throw niftiError
+      return this.openDicom(path, dicom, pick)
+    }
+    return this.openFiles(files)
+  }
+
+  private async openDicom(path: string, found: DicomScan, pick: DicomPick): Promise<StudyInfo> {
+    const taskId = `dicom-${Date.now()}`
+    const studyOf = (uid: string | undefined): DicomStudySummary | undefined => found.all.find((st) => st.series.some((se) => se.seriesInstanceUid === uid))
+    const petUid = pick.petSeriesUid ?? pickPetAndCt(found.study).pet?.seriesInstanceUid
+    const studyUid = (studyOf(petUid) ?? found.study).studyInstanceUid
+    const saved = petUid ? await this.settings.load(dicomStudyKey(studyUid, petUid)) : {}
+    const study = await loadDicomStudy(path, found, pick, saved.suvOverrides ?? {}, (label, fraction) =>
+      this.emit('progress', { taskId, label, fraction, done: false }),
+    ).finally(() => this.emit('progress', { taskId, label: 'Reading DICOM', fraction: 1, done: true }))
+    if (saved.tracer) {
+      study.info.tracer = saved.tracer
+      study.info.tracerSource = 'user'
+    }
+    if (saved.suvOverrides && Object.keys(saved.suvOverrides).length > 0) {
+      study.info.warnings.push(`Using your saved SUV corrections (${describeOverrides(saved.suvOverrides)}).`)
+    }
+    return this.adopt(study)
+  }
+
+  /** Correct the SUV inputs of a DICOM PET: re-derive the SUV volume and save the corrections. */
+  async setSuvParameters(overrides: SuvParameters): Promise<StudyInfo> {
+    const study = this.requireStudy()
+    if (study.source.kind !== 'dicom') {
+      throw new InputError(study.info.name, 'SUV parameters can only be set for a DICOM PET; NIfTI inputs are taken to be SUV already')
+    }
+    const suv = computePetSuv(study.source.pet, overrides)
+    const pet = petVolumeRecord(study.info.id, study.source.pet, suv)
+    study.volumes.delete(study.info.pet.id)
+    study.volumes.set(pet.info.id, pet)
+    study.info = { ...study.info, pet: pet.info, suv: suv.summary.public }
+    const settings = await this.settings.load(study.key)
+    await this.settings.save(study.key, { ...settings, suvOverrides: overrides })
+    return study.info
+  }
+
+  async setTracer(tracer: Tracer): Promise<StudyInfo> {
+    const study = this.requireStudy()
+    study.info = { ...study.info, tracer, tracerSource: 'user' }
+    const settings = await this.settings.load(study.key)
+    await this.settings.save(study.key, { ...settings, tracer })
+    return study.info
+  }
+
+  /** Save a mask: NIfTI/MHA on exactly the PET grid, or a DICOM SEG referencing the source PET. */
+  async exportMask(volumeId: string, path: string, format: 'nifti' | 'mha' | 'dicom-seg', algorithmType: SegAlgorithmType = 'MANUAL'): Promise<MaskExportResult> {
+    const study = this.requireStudy()
+    const mask = study.volumes.get(volumeId)
+    if (!mask || mask.info.role !== 'mask') throw new InputError(volumeId, 'is not a mask of the open study')
+    const labels = mask.voxels as Uint8Array
+    const protectedPaths = inputPathsOf(study)
+    if (protectedPaths.includes(path)) throw new InputError(path, 'is one of the study\'s input files; choose another name')
+    if (format === 'dicom-seg') {
+      if (study.source.kind !== 'dicom') {
+        throw new InputError(path, 'a DICOM SEG must reference a DICOM PET; this study was read from NIfTI. Save as NIfTI or MHA instead')
+      }
+      await writeDicomSegFile(path, {
+        labels,
+        source: study.source.pet,
+        segments: segmentsOf(labels, algorithmType),
+        seriesDescription: `LesionLab ${mask.info.label}`,
+        software: { name: 'LesionLab', version: APP_VERSION },
+      })
+    } else {
+      await writeImageFile(path, study.info.pet.geometry, labels, { protectedPaths, description: `LesionLab mask: ${mask.info.label}` })
+    }
+    return { path, format, bytes: (await stat(path)).size }
   }
 
   async openPair(ctPath: string, petPath: string, maskPath?: string): Promise<StudyInfo> {
@@ -89,6 +220,7 @@ export class StudySession {
   ctOnPetGridVolume(): Promise<VolumeRecord> {
     const study = this.study
     if (!study) return Promise.reject(new Error('no study is open'))
+    if (!study.info.ct) return Promise.reject(new InputError(study.info.name, 'this study has no CT'))
     if (!this.ctOnPetGrid) {
       const ct = study.volumes.get(study.info.ct.id)!
       const pet = study.volumes.get(study.info.pet.id)!
@@ -124,6 +256,11 @@ export class StudySession {
     return this.ctOnPetGrid
   }
 
+  private requireStudy(): LoadedStudy {
+    if (!this.study) throw new InputError('study', 'no study is open')
+    return this.study
+  }
+
   private async openFiles(files: StudyFiles): Promise<StudyInfo> {
     return this.adopt(await loadStudyFromFiles(files))
   }
@@ -133,7 +270,7 @@ export class StudySession {
     this.study = study
     this.ctOnPetGrid = null
     // Start the one-grid CT now so it is ready when statistics or the model ask for it.
-    this.ctOnPetGridVolume().catch(() => undefined)
+    if (study.info.ct) this.ctOnPetGridVolume().catch(() => undefined)
     return study.info
   }
 }

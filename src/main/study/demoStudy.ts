@@ -28,8 +28,10 @@ export async function loadDemoStudy(tracer: 'FDG' | 'PSMA'): Promise<LoadedStudy
       pet,
       masks: [mask],
       warnings: [],
+      extra: { tracerSource: 'name' },
     },
     studyId,
-    null,
+    { kind: 'demo' },
+    `demo:${tracer}`,
   )
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { dirname } from 'node:path'
 import { sameGrid, worldBoundsLps, type VolumeGeometry } from '../../shared/geometry'
 import type { StudyInfo, Tracer, VolumeInfo, VolumeRole } from '../../shared/study'
 import { voxelTypeOf, type Modality, type VoxelArray, type VoxelUnit } from '../../shared/volume'
@@ -6,13 +7,22 @@ import { InputError } from '../io/InputError'
 import { readNiftiFile } from '../io/nifti/readNifti'
 import { allocateVoxels } from '../imaging/voxelBuffers'
 import type { StudyFiles } from './studyLayout'
+import type { DicomImageSeries } from '../io/dicom/dicomTypes'
 import { valueRange, type VolumeRecord } from './volumeRecord'
+
+/** Where a loaded study came from, kept so it can be re-read, re-picked or exported against. */
+export type StudySource =
+  | { kind: 'files'; files: StudyFiles }
+  | { kind: 'demo' }
+  | { kind: 'dicom'; path: string; pet: DicomImageSeries; ct?: DicomImageSeries }
 
 /** A study held in memory: what the renderer is told, and the voxels behind it. */
 export interface LoadedStudy {
   info: StudyInfo
   volumes: Map<string, VolumeRecord>
-  files: StudyFiles | null
+  source: StudySource
+  /** Identity for per-study settings (DICOM UIDs, or file paths). */
+  key: string
 }
 
 export function makeVolumeRecord(
@@ -20,8 +30,11 @@ export function makeVolumeRecord(
   role: VolumeRole,
   fields: { label: string; modality: Modality; unit: VoxelUnit; geometry: VolumeGeometry; voxels: VoxelArray; source: string },
 ): VolumeRecord {
+  // Masks and re-derived volumes (a PET after an SUV correction) get fresh ids so no cache, here or
+  // in the renderer, can hand out the old voxels under the same name.
+  const fresh = role === 'mask' || role === 'pet' ? `-${randomUUID().slice(0, 8)}` : ''
   const info: VolumeInfo = {
-    id: `${studyId}-${role}${role === 'mask' ? `-${randomUUID().slice(0, 8)}` : ''}`,
+    id: `${studyId}-${role}${fresh}`,
     role,
     label: fields.label,
     modality: fields.modality,
@@ -34,26 +47,35 @@ export function makeVolumeRecord(
   return { info, voxels: fields.voxels }
 }
 
-export function assembleStudy(
-  parts: { name: string; tracer: Tracer; layout: string; ct: VolumeRecord; pet: VolumeRecord; masks: VolumeRecord[]; warnings: string[] },
-  studyId: string,
-  files: StudyFiles | null,
-): LoadedStudy {
+export interface StudyParts {
+  name: string
+  tracer: Tracer
+  layout: string
+  ct?: VolumeRecord
+  pet: VolumeRecord
+  masks: VolumeRecord[]
+  warnings: string[]
+  extra?: Pick<StudyInfo, 'suv' | 'dicom' | 'tracerSource' | 'radionuclide' | 'folder'>
+}
+
+export function assembleStudy(parts: StudyParts, studyId: string, source: StudySource, key: string): LoadedStudy {
   const volumes = new Map<string, VolumeRecord>()
-  for (const v of [parts.ct, parts.pet, ...parts.masks]) volumes.set(v.info.id, v)
+  for (const v of [parts.ct, parts.pet, ...parts.masks]) if (v) volumes.set(v.info.id, v)
   return {
     info: {
       id: studyId,
       name: parts.name,
       tracer: parts.tracer,
       layout: parts.layout,
-      ct: parts.ct.info,
+      ct: parts.ct?.info,
       pet: parts.pet.info,
       masks: parts.masks.map((m) => m.info),
       warnings: parts.warnings,
+      ...parts.extra,
     },
     volumes,
-    files,
+    source,
+    key,
   }
 }
 
@@ -108,9 +130,19 @@ export async function loadStudyFromFiles(files: StudyFiles, options: { rolesFrom
     warnings.push(`${files.ctPath}: no negative values; is this really a CT in Hounsfield units?`)
   }
   return assembleStudy(
-    { name: files.name, tracer: files.tracer, layout: files.layout, ct: ctRecord, pet: petRecord, masks, warnings },
+    {
+      name: files.name,
+      tracer: files.tracer,
+      layout: files.layout,
+      ct: ctRecord,
+      pet: petRecord,
+      masks,
+      warnings,
+      extra: { tracerSource: files.tracer !== 'unknown' ? 'name' : undefined, folder: dirname(files.petPath) },
+    },
     studyId,
-    files,
+    { kind: 'files', files },
+    `files:${files.ctPath}|${files.petPath}`,
   )
 }
 

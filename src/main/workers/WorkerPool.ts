@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { TaskInput, TaskName, TaskOutput } from './tasks'
+import { InputError } from '../io/InputError'
 
 export interface TaskOptions {
   onProgress?: (fraction: number, message?: string) => void
@@ -77,7 +78,7 @@ export class WorkerPool {
 
   private spawn(): Worker {
     const worker = new Worker(workerScript)
-    worker.on('message', (msg: { id: number; kind: string; fraction?: number; message?: string; result?: unknown; stack?: string }) => {
+    worker.on('message', (msg: { id: number; kind: string; fraction?: number; message?: string; result?: unknown; name?: string; filePath?: string }) => {
       const job = this.busy.get(worker)
       if (!job || job.id !== msg.id) return
       if (msg.kind === 'progress') {
@@ -88,7 +89,7 @@ export class WorkerPool {
       this.idle.push(worker)
       worker.unref() // an idle worker must not keep a CLI run from exiting
       if (msg.kind === 'result') job.resolve(msg.result)
-      else job.reject(new Error(msg.message))
+      else job.reject(rebuildError(msg))
       this.dispatch()
     })
     worker.on('error', (err) => this.fail(worker, err))
@@ -125,6 +126,19 @@ export class WorkerPool {
       }
     }
   }
+}
+
+/**
+ * Errors cross the thread boundary as plain data; an InputError must stay an InputError so the
+ * user is told about their file, not about a bug.
+ */
+function rebuildError(msg: { message?: string; name?: string; filePath?: string }): Error {
+  if (msg.name === 'InputError' && msg.filePath !== undefined) {
+    const e = new InputError(msg.filePath, '')
+    e.message = msg.message ?? e.message
+    return e
+  }
+  return new Error(msg.message)
 }
 
 /** The process-wide pool. */

@@ -11,7 +11,7 @@ interface Request {
 const port = parentPort
 if (!port) throw new Error('taskWorker must run in a worker thread')
 
-port.on('message', (request: Request) => {
+port.on('message', async (request: Request) => {
   const { id, task, input } = request
   let lastReport = 0
   const progress = (fraction: number, message?: string): void => {
@@ -24,9 +24,9 @@ port.on('message', (request: Request) => {
   try {
     const run = tasks[task] as (input: unknown, progress: (f: number, m?: string) => void) => unknown
     if (!run) throw new Error(`unknown worker task "${task}"`)
-    const result = run(input, progress)
+    const result = await run(input, progress)
     port.postMessage({ id, kind: 'result', result })
   } catch (e) {
-    port.postMessage({ id, kind: 'error', message: (e as Error).message, stack: (e as Error).stack })
+    port.postMessage({ id, kind: 'error', message: (e as Error).message, name: (e as Error).name, filePath: (e as { filePath?: string }).filePath })
   }
 })

@@ -4,6 +4,8 @@ import type { VoxelArray } from '../../shared/volume'
 import { resampleTrilinear } from '../imaging/resample/resampleTrilinear'
 import { allocateVoxels } from '../imaging/voxelBuffers'
 import { makePhantomStudy } from '../demo/phantom'
+import { readDicomImageSeries } from '../io/dicom/readDicomSeries'
+import type { DicomSeriesSummary } from '../io/dicom/dicomTypes'
 
 /** Progress reporter handed to every task; `fraction` in [0, 1]. */
 export type ReportProgress = (fraction: number, message?: string) => void
@@ -22,11 +24,29 @@ export const tasks = {
     return resampleTrilinear(input.source, input.target, { outsideValue: input.outsideValue, onProgress: progress }, out)
   },
 
+  /** DICOM pixel decoding, sorting and per-slice rescaling of a whole series, off the event loop. */
+  async readDicomSeries(input: { series: DicomSeriesSummary }, progress: ReportProgress) {
+    const series = await readDicomImageSeries(input.series, { onProgress: (done: number, total: number) => progress(total ? done / total : 0) })
+    // dcmjs decorates header values (person names, sequences) with functions, which cannot cross a
+    // thread boundary: hand back plain data.
+    return { ...series, firstHeader: plainData(series.firstHeader), instanceHeaders: series.instanceHeaders.map(plainData) }
+  },
+
   makePhantom(input: { tracer: 'FDG' | 'PSMA'; scale: 'demo' | 'small'; seed?: number }) {
     return makePhantomStudy(input)
   },
 }
 
+/** A structured-clone-safe copy: plain arrays and objects, binary kept, functions dropped. */
+function plainData<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return (typeof value === 'function' ? undefined : value) as T
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value
+  if (Array.isArray(value)) return value.map(plainData) as T
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) if (typeof v !== 'function') out[k] = plainData(v)
+  return out as T
+}
+
 export type TaskName = keyof typeof tasks
 export type TaskInput<T extends TaskName> = Parameters<(typeof tasks)[T]>[0]
-export type TaskOutput<T extends TaskName> = ReturnType<(typeof tasks)[T]>
+export type TaskOutput<T extends TaskName> = Awaited<ReturnType<(typeof tasks)[T]>>

@@ -17,6 +17,9 @@ export const argumentSchemas = {
       ctPath: z.string().min(1).optional(),
       petPath: z.string().min(1).optional(),
       maskPath: z.string().min(1).optional(),
+      /** DICOM: the series to show instead of the automatic pick. */
+      petSeriesUid: z.string().min(1).optional(),
+      ctSeriesUid: z.string().min(1).optional(),
     })
     .strict()
     .refine((a) => a.path !== undefined || (a.ctPath !== undefined && a.petPath !== undefined), {
@@ -32,6 +35,31 @@ export const argumentSchemas = {
     })
     .strict(),
   'study.current': z.object({}).strict(),
+  /** Correct the SUV inputs of the open DICOM PET; the values are saved with the study. */
+  'study.setSuvParameters': z
+    .object({
+      overrides: z
+        .object({
+          weightKg: z.number().positive().max(500).optional(),
+          heightCm: z.number().positive().max(300).optional(),
+          sex: z.enum(['M', 'F']).optional(),
+          injectedDoseBq: z.number().positive().max(5e10).optional(),
+          injectionDateTime: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/, 'expected YYYY-MM-DDTHH:MM[:SS]').optional(),
+          halfLifeS: z.number().positive().max(1e9).optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+  'study.setTracer': z.object({ tracer: z.enum(['FDG', 'PSMA', 'unknown']) }).strict(),
+  /** Save a mask of the open study: NIfTI or MHA on the PET grid, or DICOM SEG referencing the PET. */
+  'mask.export': z
+    .object({
+      volumeId: z.string().min(1),
+      path: z.string().min(1),
+      format: z.enum(['nifti', 'mha', 'dicom-seg']),
+      algorithmType: z.enum(['AUTOMATIC', 'SEMIAUTOMATIC', 'MANUAL']).optional(),
+    })
+    .strict(),
   'volume.get': z.object({ volumeId: z.string().min(1) }).strict(),
   'files.list': z.object({ path: z.string().min(1).optional() }).strict(),
 } as const
@@ -61,12 +89,21 @@ export interface DirectoryListing {
   isStudyFolder: boolean
 }
 
+export interface MaskExportResult {
+  path: string
+  format: 'nifti' | 'mha' | 'dicom-seg'
+  bytes: number
+}
+
 export interface ApiResults {
   'app.info': AppInfo
   'study.openDemo': StudyInfo
   'study.open': StudyInfo
   'study.openUploaded': StudyInfo
   'study.current': StudyInfo | null
+  'study.setSuvParameters': StudyInfo
+  'study.setTracer': StudyInfo
+  'mask.export': MaskExportResult
   'volume.get': VolumePayload
   'files.list': DirectoryListing
 }

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
@@ -16,10 +18,12 @@ export interface RunningServer {
  * Start LesionLab exactly as a user does without Electron (`npm start` → browser mode), in a child
  * process, and wait for the address it prints.
  */
-export async function startBrowserMode(args: string[] = []): Promise<RunningServer> {
+export async function startBrowserMode(args: string[] = [], env: Record<string, string> = {}): Promise<RunningServer> {
+  // Each run keeps its per-study settings in a fresh folder, so runs never see each other's state.
+  const dataDir = mkdtempSync(join(tmpdir(), 'lesionlab-e2e-data-'))
   const child = spawn(process.execPath, [resolve(repoRoot, 'scripts/start.mjs'), '--browser', ...args], {
     cwd: repoRoot,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', LESIONLAB_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let log = ''

@@ -1,6 +1,9 @@
 import { stat } from 'node:fs/promises'
 import type { VolumeGeometry } from '../../../shared/geometry'
-import { readNiftiFile } from '../../io/nifti/readNifti'
+import { readImageFile } from '../../io/readImage'
+import { pickPetAndCt, readDicomImageSeries, scanDicom } from '../../io/dicom'
+import { computePetSuv } from '../../study/petSuv'
+import type { VoxelArray } from '../../../shared/volume'
 import { InputError } from '../../io/InputError'
 import { detectStudyFiles } from '../../study/studyLayout'
 import { valueRange } from '../../study/volumeRecord'
@@ -36,8 +39,11 @@ export const infoCommand: Command = {
     const s = await stat(path).catch(() => {
       throw new InputError(path, 'no such file or folder')
     })
-    let result: { study?: { name: string; layout: string; tracer: string }; images: ImageSummary[] }
-    if (s.isDirectory() || /_000[01]\.nii(\.gz)?$/i.test(path)) {
+    let result: { study?: { name: string; layout: string; tracer: string }; images: ImageSummary[]; dicom?: DicomInfo }
+    const dicom = s.isDirectory() ? await detectStudyFiles(path).then(() => null, () => dicomInfo(path)) : null
+    if (dicom) {
+      result = { study: { name: dicom.name, layout: 'DICOM', tracer: dicom.tracer }, images: dicom.images, dicom: dicom.info }
+    } else if (s.isDirectory() || /_000[01]\.nii(\.gz)?$/i.test(path)) {
       const files = await detectStudyFiles(path)
       const roles: [string | undefined, ImageSummary['role']][] = [
         [files.ctPath, 'CT'],
@@ -56,22 +62,72 @@ export const infoCommand: Command = {
   },
 }
 
+interface DicomInfo {
+  studies: { studyInstanceUid: string; patientId?: string; studyDate?: string; series: { seriesInstanceUid: string; modality: string; description: string; date?: string; slices: number }[] }[]
+  skippedFiles: number
+}
+
+/** A DICOM folder: every study and series, and the geometry of the PET and CT LesionLab would show. */
+async function dicomInfo(path: string): Promise<{ name: string; tracer: string; images: ImageSummary[]; info: DicomInfo } | null> {
+  const { studies, skipped } = await scanDicom([path])
+  if (studies.length === 0) return null
+  const images: ImageSummary[] = []
+  let tracer = 'unknown'
+  const picked = pickPetAndCt(studies.find((st) => st.series.some((se) => se.modality === 'PT')) ?? studies[0])
+  for (const [series, role] of [[picked.ct, 'CT'], [picked.pet, 'PET']] as const) {
+    if (!series) continue
+    const image = await readDicomImageSeries(series)
+    let units = series.modality === 'CT' ? 'HU' : 'stored'
+    if (role === 'PET') {
+      const suv = computePetSuv(image, {})
+      tracer = suv.summary.tracerKind
+      units = `${suv.summary.public.storedUnits}${suv.summary.public.ok ? ' (SUVbw factor known)' : ' (SUV incomplete: see lesionlab suv)'}`
+    }
+    images.push(describe(`${series.seriesDescription || series.seriesInstanceUid} (${series.files.length} files)`, image.geometry, image.voxels, role, units))
+  }
+  return {
+    name: studies[0].patientName || studies[0].patientId || path,
+    tracer,
+    images,
+    info: {
+      studies: studies.map((st) => ({
+        studyInstanceUid: st.studyInstanceUid,
+        patientId: st.patientId,
+        studyDate: st.studyDate,
+        series: st.series.map((se) => ({ seriesInstanceUid: se.seriesInstanceUid, modality: se.modality, description: se.seriesDescription, date: se.seriesDate, slices: se.frameCount })),
+      })),
+      skippedFiles: skipped.length,
+    },
+  }
+}
+
 async function summarise(file: string, role?: ImageSummary['role']): Promise<ImageSummary> {
-  const image = await readNiftiFile(file)
+  const image = await readImageFile(file)
   const range = valueRange(image.voxels)
   const guessed = role ?? guessRole(file, range)
-  const g = image.geometry
+  return describe(file, image.geometry, image.voxels, role, undefined, guessed, range)
+}
+
+function describe(
+  file: string,
+  g: VolumeGeometry,
+  voxels: VoxelArray,
+  role?: ImageSummary['role'],
+  unitsKnown?: string,
+  guessed: ImageSummary['role'] | undefined = role,
+  range: [number, number] = valueRange(voxels),
+): ImageSummary {
   return {
     file,
     role,
     modality: guessed === 'CT' ? 'CT' : guessed === 'PET' ? 'PT' : guessed === 'mask' ? 'SEG' : 'unknown',
-    units: guessed === 'CT' ? 'HU' : guessed === 'PET' ? 'SUVbw (as stored)' : guessed === 'mask' ? 'label' : 'unknown',
+    units: unitsKnown ?? (guessed === 'CT' ? 'HU' : guessed === 'PET' ? 'SUVbw (as stored)' : guessed === 'mask' ? 'label' : 'unknown'),
     dims: [...g.dims],
     spacingMm: g.spacingMm.map((v) => round(v, 6)),
     originLps: g.originLps.map((v) => round(v, 4)),
     directionLps: g.directionLps.map((v) => round(v, 6)),
     orientation: orientationCode(g),
-    voxelType: image.voxels.constructor.name.replace('Array', '').toLowerCase(),
+    voxelType: voxels.constructor.name.replace('Array', '').toLowerCase(),
     valueRange: range,
   }
 }
@@ -103,8 +159,13 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f || 0
 }
 
-function formatText(result: { study?: { name: string; layout: string; tracer: string }; images: ImageSummary[] }): string {
+function formatText(result: { study?: { name: string; layout: string; tracer: string }; images: ImageSummary[]; dicom?: DicomInfo }): string {
   const lines: string[] = []
+  for (const st of result.dicom?.studies ?? []) {
+    lines.push(`DICOM study ${st.studyInstanceUid} (patient ${st.patientId ?? '?'}, ${st.studyDate ?? 'no date'})`)
+    for (const se of st.series) lines.push(`  ${se.modality.padEnd(8)} ${String(se.slices).padStart(4)} slices  ${se.description}  ${se.seriesInstanceUid}`)
+    lines.push('')
+  }
   if (result.study) lines.push(`Study ${result.study.name} (${result.study.layout}), tracer ${result.study.tracer}`, '')
   for (const im of result.images) {
     lines.push(

@@ -4,7 +4,7 @@ import type { StudyInfo } from '../../../shared/study'
 
 export interface StudyVolumes {
   info: StudyInfo
-  ct: VolumePayload
+  ct?: VolumePayload
   pet: VolumePayload
   mask?: VolumePayload
 }
@@ -21,7 +21,7 @@ export function useStudy(api: LesionLabApi) {
   async function fetchVolumes(info: StudyInfo): Promise<StudyVolumes> {
     loading.value = `Loading ${info.name}…`
     const [ct, pet, mask] = await Promise.all([
-      api.call('volume.get', { volumeId: info.ct.id }),
+      info.ct ? api.call('volume.get', { volumeId: info.ct.id }) : Promise.resolve(undefined),
       api.call('volume.get', { volumeId: info.pet.id }),
       info.masks[0] ? api.call('volume.get', { volumeId: info.masks[0].id }) : Promise.resolve(undefined),
     ])
@@ -44,6 +44,8 @@ export function useStudy(api: LesionLabApi) {
     loading,
     openDemo: (tracer: 'FDG' | 'PSMA') => run(`Making the ${tracer} demo phantom…`, () => api.call('study.openDemo', { tracer })),
     open: (args: ApiArgs<'study.open'>) => run('Reading the study…', () => api.call('study.open', args)),
+    /** Show a StudyInfo the main process already has open (e.g. after an SUV correction). */
+    adopt: (info: StudyInfo) => run('Loading the corrected PET…', async () => info),
     openUploaded: (files: { name: string; bytes: Uint8Array<ArrayBuffer> }[]) =>
       run('Uploading and reading the dropped files…', () => api.call('study.openUploaded', { files })),
   }

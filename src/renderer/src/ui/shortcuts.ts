@@ -3,7 +3,7 @@ export type ShortcutAction =
   | 'ctSoftTissue' | 'ctLung' | 'ctBone'
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
-  | 'openStudy' | 'help'
+  | 'openStudy' | 'suvPanel' | 'saveMask' | 'help'
 
 export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id: ShortcutAction; action: string }[] = [
   { keys: '1', match: (e) => e.key === '1', id: 'ctSoftTissue', action: 'CT window: soft tissue (W400 L40)' },
@@ -22,12 +22,14 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: 'g', match: (e) => e.key === 'g', id: 'viewGrid', action: 'All four views' },
   { keys: 'r', match: (e) => e.key === 'r', id: 'resetViews', action: 'Reset zoom and pan' },
   { keys: 'Ctrl+O', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'o', id: 'openStudy', action: 'Open study' },
+  { keys: 'u', match: (e) => e.key === 'u', id: 'suvPanel', action: 'SUV panel (how SUV was computed; correct weight, dose, times)' },
+  { keys: 'Ctrl+S', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's', id: 'saveMask', action: 'Save the mask (NIfTI, MHA, DICOM SEG)' },
   { keys: '?', match: (e) => e.key === '?' || e.key === 'h', id: 'help', action: 'This help' },
 ]
 
 export function shortcutFor(e: KeyboardEvent): ShortcutAction | undefined {
   const target = e.target as HTMLElement | null
   if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')) return undefined
-  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() !== 'o') return undefined
+  if ((e.ctrlKey || e.metaKey) && !['o', 's'].includes(e.key.toLowerCase())) return undefined
   return SHORTCUTS.find((s) => s.match(e))?.id
 }

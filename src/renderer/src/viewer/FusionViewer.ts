@@ -17,7 +17,7 @@ import {
   init as initTools,
   segmentation,
 } from '@cornerstonejs/tools'
-import type { Vec3 } from '../../../shared/geometry'
+import { sameGrid, type Vec3 } from '../../../shared/geometry'
 import type { VolumePayload } from '../../../shared/api/contract'
 import type { VoxelArray } from '../../../shared/volume'
 import { GREY_INVERTED_COLORMAP, HOT_COLORMAP, registerPetColormaps } from './colormaps'
@@ -125,25 +125,37 @@ export class FusionViewer {
     this.engine = null
   }
 
-  /** Show a study. Volumes are created once per id; old ones leave the cache. */
-  async setStudy(ct: VolumePayload, pet: VolumePayload, mask?: VolumePayload): Promise<void> {
+  /** Show a study; without a CT the orthogonal views show the PET alone. Old volumes leave the cache. */
+  async setStudy(ct: VolumePayload | undefined, pet: VolumePayload, mask?: VolumePayload): Promise<void> {
+    // While volumes are swapped, Cornerstone resets cameras; those are not the reader scrolling.
+    this.settingStudy++
+    try {
+      await this.showVolumes(ct, pet, mask)
+    } finally {
+      this.settingStudy--
+    }
+  }
+
+  private settingStudy = 0
+
+  private async showVolumes(ct: VolumePayload | undefined, pet: VolumePayload, mask: VolumePayload | undefined): Promise<void> {
     const engine = this.requireEngine()
     const generation = ++this.generation
     this.clearStudy()
-    this.ct = { volumeId: `ct-${ct.info.id}`, payload: ct }
+    this.ct = ct ? { volumeId: `ct-${ct.info.id}`, payload: ct } : null
     this.pet = { volumeId: `pet-${pet.info.id}`, payload: pet }
     let t = performance.now()
     const lap = (what: string): void => {
       console.debug(`[lesionlab] ${what}: ${Math.round(performance.now() - t)} ms`)
       t = performance.now()
     }
-    createVolume(this.ct.volumeId, ct)
+    if (this.ct) createVolume(this.ct.volumeId, this.ct.payload)
     createVolume(this.pet.volumeId, pet)
     lap('volumes created')
 
     for (const name of ORTHO_VIEWS) {
       const viewport = engine.getViewport(name) as Types.IVolumeViewport
-      await viewport.setVolumes([{ volumeId: this.ct.volumeId }, { volumeId: this.pet.volumeId }])
+      await viewport.setVolumes([...(this.ct ? [{ volumeId: this.ct.volumeId }] : []), { volumeId: this.pet.volumeId }])
     }
     const mip = engine.getViewport('mip') as Types.IVolumeViewport
     const petGeometry = pet.info.geometry
@@ -248,6 +260,23 @@ export class FusionViewer {
     })
   }
 
+  /**
+   * New values for the shown PET on the same grid (an SUV correction): written into the existing
+   * volume and re-uploaded, so the reader keeps slice, zoom and crosshair.
+   */
+  replacePetValues(pet: VolumePayload): void {
+    if (!this.pet || !sameGrid(this.pet.payload.info.geometry, pet.info.geometry)) {
+      throw new Error('replacePetValues needs a PET on the grid already shown')
+    }
+    const volume = cache.getVolume(this.pet.volumeId)
+    const voxelManager = volume?.voxelManager
+    if (!volume || !voxelManager?.setCompleteScalarDataArray) throw new Error('the shown PET is no longer in the cache')
+    voxelManager.setCompleteScalarDataArray(displayable(pet.voxels))
+    volume.invalidate()
+    this.pet = { volumeId: this.pet.volumeId, payload: pet }
+    this.applyPetDisplay()
+  }
+
   getFocus(): Vec3 {
     return [...this.focus]
   }
@@ -293,10 +322,11 @@ export class FusionViewer {
     const name = this.petColormap === 'hot' ? HOT_COLORMAP : GREY_INVERTED_COLORMAP
     // An opacity ramp: background SUV stays transparent so the CT shows through, uptake above a
     // fifth of the window reaches the chosen opacity.
-    const a = this.fusionOpacity
+    // Without a CT there is nothing to fuse with: the PET is shown opaque.
+    const a = this.ct ? this.fusionOpacity : 1
     const ramp = [
-      { value: lower, opacity: 0 },
-      { value: lower + 0.05 * (upper - lower), opacity: 0.15 * a },
+      { value: lower, opacity: this.ct ? 0 : 1 },
+      { value: lower + 0.05 * (upper - lower), opacity: this.ct ? 0.15 * a : 1 },
       { value: lower + 0.2 * (upper - lower), opacity: a },
       { value: Math.max(upper, this.pet.payload.info.valueRange[1]), opacity: a },
     ]
@@ -315,7 +345,7 @@ export class FusionViewer {
 
   private onCameraModified(name: ViewName): void {
     const engine = this.engine
-    if (!engine) return
+    if (!engine || this.settingStudy > 0) return
     const viewport = engine.getViewport(name) as Types.IVolumeViewport
     if (name !== 'mip') {
       // Scrolling moved this view's slice: carry the focus along the view normal.
@@ -374,7 +404,7 @@ export class FusionViewer {
 
   private probe(name: ViewName, e: MouseEvent): void {
     const world = this.pointerWorld(name, e)
-    if (!world || !this.pet || !this.ct) return
+    if (!world || !this.pet) return
     if (name === 'mip') {
       const viewport = this.requireEngine().getViewport('mip') as Types.IVolumeViewport
       const hottest = hottestAlongRay(this.pet.payload.info.geometry, this.pet.payload.voxels, world, viewport.getCamera().viewPlaneNormal as Vec3)
@@ -385,7 +415,7 @@ export class FusionViewer {
       view: name,
       worldLps: world,
       suv: valueAtWorld(this.pet.payload.info.geometry, this.pet.payload.voxels, world),
-      hu: valueAtWorld(this.ct.payload.info.geometry, this.ct.payload.voxels, world),
+      hu: this.ct ? valueAtWorld(this.ct.payload.info.geometry, this.ct.payload.voxels, world) : undefined,
     })
   }
 
@@ -420,6 +450,7 @@ export class FusionViewer {
     this.listenersToRemove.push(() => target.removeEventListener(type, handler))
   }
 }
+
 
 /** Lesion labels 1..8: colours that stay visible over a hot PET colour map. */
 const MASK_COLOURS: Types.Color[] = [
