@@ -34,6 +34,11 @@ export interface SuvSummary {
   radiopharmaceutical?: string
   /** Missing or absurd values, each naming the DICOM tag. */
   problems: string[]
+  /**
+   * Lean-body-mass and body-surface scales, as ratios to SUVbw (SUL = SUVbw × ratio), when height and
+   * sex are known: SUL by James and by Janmahasatian, SUV by Du Bois body surface area.
+   */
+  alternatives?: { sulJamesPerSuvbw?: number; sulJanmahasatianPerSuvbw?: number; suvBsaPerSuvbw?: number }
 }
 
 export const SUV_PARAMETER_LABELS: Record<keyof SuvParameters, string> = {

@@ -63,6 +63,18 @@ function summarise(result: SuvResult, ok: boolean, overrides: SuvParameters, sli
     radionuclide: result.tracer.radionuclide,
     radiopharmaceutical: result.tracer.name,
     problems,
+    alternatives: ok ? alternativesOf(result) : undefined,
   }
   return { public: summary, tracerKind: result.tracer.kind, tagsUsed: { ...p, overridden: result.overridden } }
+}
+
+/** SUL and SUVbsa as ratios to SUVbw (they scale every voxel alike, so one number each). */
+function alternativesOf(result: SuvResult): SuvSummary['alternatives'] {
+  const ratio = (f?: number[]): number | undefined => (f && f.length && result.suvbwFactors[0] ? f[0] / result.suvbwFactors[0] : undefined)
+  const out = {
+    sulJamesPerSuvbw: ratio(result.sulJamesFactors),
+    sulJanmahasatianPerSuvbw: ratio(result.sulJanmahasatianFactors),
+    suvBsaPerSuvbw: ratio(result.suvBsaFactors),
+  }
+  return Object.values(out).some((v) => v !== undefined) ? out : undefined
 }
