@@ -7,6 +7,7 @@ import { InputError } from '../io/InputError'
 import { detectStudyFiles } from '../study/studyLayout'
 import type { StudySession } from '../study/StudySession'
 import { APP_VERSION } from '../appVersion'
+import { listModelSetInfos } from '../inference/modelSet/modelSetInfo'
 
 export interface ServiceContext {
   transport: AppInfo['transport']
@@ -36,6 +37,9 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
       return { info: record.info, voxels: record.voxels }
     },
     'files.list': async ({ path }) => listDirectory(resolve(path ?? ctx.browseRoot ?? homedir())),
+    'models.list': async () => listModelSetInfos(),
+    'study.segment': async ({ modelSetId, taskId, ...options }) => session.segment(modelSetId, options, taskId ?? `segment-${Date.now()}`),
+    'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) }),
   }
 }
 

@@ -2,6 +2,7 @@ import { infoCommand } from './commands/info'
 import { suvCommand } from './commands/suv'
 import { convertCommand } from './commands/convert'
 import { UsageError } from './args'
+import { closeItkWorker } from '../io/itk/itkWorker'
 
 export interface Command {
   name: string
@@ -52,5 +53,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`lesionlab ${name}: ${(e as Error).message}`)
     return e instanceof UsageError ? 2 : 1
+  } finally {
+    // The itk-wasm thread (MHA/NRRD) stays referenced through its stdio ports even when idle: without
+    // this, a command that read or wrote MHA/NRRD never exits.
+    await closeItkWorker()
   }
 }

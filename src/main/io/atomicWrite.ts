@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
-import { dirname, basename, join } from 'node:path'
+import { dirname, basename, join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 
 /**
@@ -12,8 +12,9 @@ export async function writeFileAtomic(
   data: Uint8Array,
   options: { protectedPaths?: Iterable<string>; overwrite?: boolean } = {},
 ): Promise<void> {
+  const target = resolve(filePath)
   for (const p of options.protectedPaths ?? []) {
-    if (p === filePath) throw new Error(`${filePath}: refusing to overwrite an input file`)
+    if (resolve(p) === target) throw new Error(`${filePath}: refusing to overwrite an input file`)
   }
   if (options.overwrite === false && (await exists(filePath))) {
     throw new Error(`${filePath}: already exists; choose another name`)

@@ -10,7 +10,9 @@ import { loadDemoStudy } from './demoStudy'
 import { loadStudyFromFiles, makeVolumeRecord, type LoadedStudy } from './loadStudy'
 import { detectStudyFiles, type StudyFiles } from './studyLayout'
 import type { VolumeRecord } from './volumeRecord'
-import type { MaskExportResult } from '../../shared/api/contract'
+import type { MaskExportResult, SegmentResult } from '../../shared/api/contract'
+import { listModelSets } from '../inference/modelSet/modelSetRegistry'
+import type { DeviceRequest } from '../inference/segment/executionProvider'
 import type { Tracer } from '../../shared/study'
 import type { SuvParameters } from '../../shared/suv'
 import { stat } from 'node:fs/promises'
@@ -25,11 +27,20 @@ import type { DicomStudySummary } from '../io/dicom/dicomTypes'
 
 type SegAlgorithmType = 'AUTOMATIC' | 'SEMIAUTOMATIC' | 'MANUAL'
 
+export interface SegmentOptions {
+  device: DeviceRequest
+  threads?: number
+  overlap?: number
+  blending?: 'constant' | 'gaussian'
+  skipEmptyWindows?: boolean
+}
+
 /** Every file the study was read from: exports must never replace one. */
 function inputPathsOf(study: LoadedStudy): string[] {
   const s = study.source
   if (s.kind === 'files') return [s.files.ctPath, s.files.petPath, ...(s.files.maskPath ? [s.files.maskPath] : [])]
-  if (s.kind === 'dicom') return [...s.pet.summary.files, ...(s.ct?.summary.files ?? [])]
+  // The SEG/RTSTRUCT files the masks were read from are inputs too (a mask's source is its file).
+  if (s.kind === 'dicom') return [...s.pet.summary.files, ...(s.ct?.summary.files ?? []), ...study.info.masks.map((m) => m.source)]
   return []
 }
 
@@ -69,6 +80,7 @@ export const CT_OUTSIDE_HU = -1024
  */
 export class StudySession {
   private study: LoadedStudy | null = null
+  private tasks = new Map<string, AbortController>()
   private ctOnPetGrid: Promise<VolumeRecord> | null = null
   private resampleAbort: AbortController | null = null
 
@@ -105,7 +117,9 @@ export class StudySession {
   private async openDicom(path: string, found: DicomScan, pick: DicomPick): Promise<StudyInfo> {
     const taskId = `dicom-${Date.now()}`
     const studyOf = (uid: string | undefined): DicomStudySummary | undefined => found.all.find((st) => st.series.some((se) => se.seriesInstanceUid === uid))
-    const petUid = pick.petSeriesUid ?? pickPetAndCt(found.study).pet?.seriesInstanceUid
+    // An unknown pick falls back to the automatic PET (loadDicomStudy does the same): load that one's settings.
+    const picked = pick.petSeriesUid && studyOf(pick.petSeriesUid) ? pick.petSeriesUid : undefined
+    const petUid = picked ?? pickPetAndCt(found.study).pet?.seriesInstanceUid
     const studyUid = (studyOf(petUid) ?? found.study).studyInstanceUid
     const saved = petUid ? await this.settings.load(dicomStudyKey(studyUid, petUid)) : {}
     const study = await loadDicomStudy(path, found, pick, saved.suvOverrides ?? {}, (label, fraction) =>
@@ -143,6 +157,69 @@ export class StudySession {
     const settings = await this.settings.load(study.key)
     await this.settings.save(study.key, { ...settings, tracer })
     return study.info
+  }
+
+  /**
+   * Run a model set on the open study. The result becomes the study's automatic mask (replacing an
+   * earlier automatic one; masks the user made are untouched). Progress and cancellation go by taskId.
+   */
+  async segment(modelSetId: string, options: SegmentOptions, taskId: string): Promise<SegmentResult> {
+    const study = this.requireStudy()
+    if (!study.info.ct) throw new InputError(study.info.name, 'the model needs a CT as well as the PET; this study has no CT')
+    if (study.info.pet.unit !== 'SUVbw') {
+      throw new InputError(study.info.name, 'the PET is not in SUV (see the SUV panel): the model expects SUVbw')
+    }
+    const sets = await listModelSets()
+    const set = sets.find((s) => s.id === modelSetId)
+    if (!set) throw new InputError(modelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
+    if (!set.manifest || set.problem) throw new InputError(set.dir, `the model set cannot be used: ${set.problem}`)
+    const label = `Segmenting with ${set.manifest.name}`
+    const abort = new AbortController()
+    this.tasks.set(taskId, abort)
+    const started = performance.now()
+    try {
+      const ct = await this.ctOnPetGridVolume()
+      const pet = study.volumes.get(study.info.pet.id)!
+      const outcome = await workerPool.run(
+        'segment',
+        {
+          ctOnPetGrid: { geometry: ct.info.geometry, voxels: ct.voxels as Float32Array },
+          pet: { geometry: pet.info.geometry, voxels: pet.voxels as Float32Array },
+          modelSet: { dir: set.dir, manifest: set.manifest },
+          ...options,
+        },
+        { signal: abort.signal, onProgress: (fraction, message) => this.emit('progress', { taskId, label: message ?? label, fraction, done: false }) },
+      )
+      if (this.study !== study) throw new InputError(study.info.name, 'the study was closed while it was being segmented')
+      const record = makeVolumeRecord(study.info.id, 'mask', {
+        label: `Automatic (${set.manifest.name} ${set.manifest.version})`,
+        modality: 'SEG',
+        unit: 'label',
+        geometry: study.info.pet.geometry,
+        voxels: outcome.mask,
+        source: `${set.dir} on ${outcome.provider}`,
+      })
+      const previous = study.info.masks.filter((m) => m.label.startsWith('Automatic ('))
+      for (const m of previous) study.volumes.delete(m.id)
+      study.volumes.set(record.info.id, record)
+      study.info = { ...study.info, masks: [...study.info.masks.filter((m) => !previous.includes(m)), record.info] }
+      return {
+        study: study.info,
+        maskVolumeId: record.info.id,
+        provider: outcome.provider,
+        providerNote: outcome.providerNote,
+        seconds: (performance.now() - started) / 1000,
+      }
+    } finally {
+      this.tasks.delete(taskId)
+      this.emit('progress', { taskId, label, fraction: 1, done: true })
+    }
+  }
+
+  cancelTask(taskId: string): boolean {
+    const task = this.tasks.get(taskId)
+    task?.abort()
+    return !!task
   }
 
   /** Save a mask: NIfTI/MHA on exactly the PET grid, or a DICOM SEG referencing the source PET. */

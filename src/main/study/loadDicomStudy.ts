@@ -60,6 +60,9 @@ export async function loadDicomStudy(
     ctSummary ? readSeries(ctSummary, `Reading CT series "${ctSummary.seriesDescription}"`) : Promise.resolve(undefined),
   ])
   const warnings = [...pet.warnings, ...(ct?.warnings ?? [])]
+  if (pick.petSeriesUid && pick.petSeriesUid !== petSummary.seriesInstanceUid) {
+    warnings.push(`There is no series ${pick.petSeriesUid} in ${path}; the PET series "${petSummary.seriesDescription}" is shown instead.`)
+  }
   if (ct && pet.summary.patientId && ct.summary.patientId && pet.summary.patientId !== ct.summary.patientId) {
     throw new InputError(path, `the CT (patient ${ct.summary.patientId}) and the PET (patient ${pet.summary.patientId}) are from different patients`)
   }
@@ -80,10 +83,13 @@ export async function loadDicomStudy(
   for (const series of study.series.filter((se) => se.modality === 'SEG' || se.modality === 'RTSTRUCT')) {
     try {
       const target = { geometry: pet.geometry, frameOfReferenceUid: pet.summary.frameOfReferenceUid }
-      const labels =
+      const read =
         series.modality === 'SEG'
-          ? (await readDicomSegFile(series.files[0], target)).labels
-          : (await readRtstructFile(series.files[0], target)).labels
+          ? await readDicomSegFile(series.files[0], target)
+          : await readRtstructFile(series.files[0], target)
+      const labels = read.labels
+      // What the reader worked around (overlapping ROIs, contours or frames off the grid) is the user's to know.
+      warnings.push(...read.warnings.map((w) => `${series.modality} series "${series.seriesDescription}": ${w}`))
       masks.push(
         makeVolumeRecord(studyId, 'mask', {
           label: `${series.modality} ${series.seriesDescription || series.seriesNumber || ''}`.trim(),

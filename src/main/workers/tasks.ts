@@ -6,6 +6,7 @@ import { allocateVoxels } from '../imaging/voxelBuffers'
 import { makePhantomStudy } from '../demo/phantom'
 import { readDicomImageSeries } from '../io/dicom/readDicomSeries'
 import type { DicomSeriesSummary } from '../io/dicom/dicomTypes'
+import { segmentVolume, type SegmentRequest } from '../inference/segment/segmentVolume'
 
 /** Progress reporter handed to every task; `fraction` in [0, 1]. */
 export type ReportProgress = (fraction: number, message?: string) => void
@@ -30,6 +31,11 @@ export const tasks = {
     // dcmjs decorates header values (person names, sequences) with functions, which cannot cross a
     // thread boundary: hand back plain data.
     return { ...series, firstHeader: plainData(series.firstHeader), instanceHeaders: series.instanceHeaders.map(plainData) }
+  },
+
+  /** The whole ensemble inference of one study (cancelled by terminating the worker). */
+  segment(input: SegmentRequest, progress: ReportProgress) {
+    return segmentVolume(input, (fraction, message) => progress(fraction, message))
   },
 
   makePhantom(input: { tracer: 'FDG' | 'PSMA'; scale: 'demo' | 'small'; seed?: number }) {

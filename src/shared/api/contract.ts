@@ -62,6 +62,23 @@ export const argumentSchemas = {
     .strict(),
   'volume.get': z.object({ volumeId: z.string().min(1) }).strict(),
   'files.list': z.object({ path: z.string().min(1).optional() }).strict(),
+  /** Installed model sets (shipped and the user's), with what is wrong with broken ones. */
+  'models.list': z.object({}).strict(),
+  /** Run a model set on the open study; the result becomes the study's automatic mask. */
+  'study.segment': z
+    .object({
+      modelSetId: z.string().min(1),
+      device: z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']).default('auto'),
+      threads: z.number().int().min(1).max(256).optional(),
+      overlap: z.number().min(0).max(0.95).optional(),
+      blending: z.enum(['constant', 'gaussian']).optional(),
+      skipEmptyWindows: z.boolean().optional(),
+      /** The caller's name for this run, used by its progress events and by task.cancel. */
+      taskId: z.string().min(1).max(100).optional(),
+    })
+    .strict(),
+  /** Stop a running task (segmentation); its progress event ends with an error "cancelled". */
+  'task.cancel': z.object({ taskId: z.string().min(1) }).strict(),
 } as const
 
 export type ApiMethod = keyof typeof argumentSchemas
@@ -95,6 +112,35 @@ export interface MaskExportResult {
   bytes: number
 }
 
+export interface ModelSetInfo {
+  id: string
+  name?: string
+  version?: string
+  description?: string
+  intendedUse?: 'research' | 'demonstration'
+  tracers?: ('FDG' | 'PSMA')[]
+  folds?: number
+  parameters?: number
+  location: 'shipped' | 'user'
+  dir: string
+  problem?: string
+}
+
+export interface ModelSetListing {
+  sets: ModelSetInfo[]
+  /** Where to put model sets, and how to make one, for the "none installed" message. */
+  userDir: string
+  howToAdd: string
+}
+
+export interface SegmentResult {
+  study: StudyInfo
+  maskVolumeId: string
+  provider: string
+  providerNote?: string
+  seconds: number
+}
+
 export interface ApiResults {
   'app.info': AppInfo
   'study.openDemo': StudyInfo
@@ -106,6 +152,9 @@ export interface ApiResults {
   'mask.export': MaskExportResult
   'volume.get': VolumePayload
   'files.list': DirectoryListing
+  'models.list': ModelSetListing
+  'study.segment': SegmentResult
+  'task.cancel': { cancelled: boolean }
 }
 
 /** Server-to-renderer notifications. */

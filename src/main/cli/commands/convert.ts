@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { InputError } from '../../io/InputError'
 import { pickPetAndCt, readDicomImageSeries, scanDicom } from '../../io/dicom'
 import type { DicomImageSeries } from '../../io/dicom/dicomTypes'
@@ -38,7 +38,7 @@ export const convertCommand: Command = {
 
     const { studies } = await scanDicom([input])
     const all = studies.flatMap((st) => st.series)
-    const segLike = all.find((se) => (se.modality === 'SEG' || se.modality === 'RTSTRUCT') && (s.isFile() ? se.files.includes(input) : true))
+    const segLike = all.find((se) => (se.modality === 'SEG' || se.modality === 'RTSTRUCT') && (s.isFile() ? se.files.includes(resolve(input)) : true))
     if (s.isFile() && segLike) {
       const refFolder = args.options.get('ref') ?? dirname(dirname(input))
       const pet = await readReference(refFolder)

@@ -23,7 +23,8 @@ export function useStudy(api: LesionLabApi) {
     const [ct, pet, mask] = await Promise.all([
       info.ct ? api.call('volume.get', { volumeId: info.ct.id }) : Promise.resolve(undefined),
       api.call('volume.get', { volumeId: info.pet.id }),
-      info.masks[0] ? api.call('volume.get', { volumeId: info.masks[0].id }) : Promise.resolve(undefined),
+      // The newest mask (an automatic result is appended last) is shown first.
+      info.masks.length ? api.call('volume.get', { volumeId: info.masks[info.masks.length - 1].id }) : Promise.resolve(undefined),
     ])
     return { info, ct, pet, mask }
   }
@@ -39,7 +40,17 @@ export function useStudy(api: LesionLabApi) {
     }
   }
 
+  /** Show another of the study's masks. */
+  async function showMask(volumeId: string): Promise<VolumePayload> {
+    const current = study.value
+    if (!current) throw new Error('no study is open')
+    const mask = await api.call('volume.get', { volumeId })
+    study.value = { ...current, mask }
+    return mask
+  }
+
   return {
+    showMask,
     study,
     loading,
     openDemo: (tracer: 'FDG' | 'PSMA') => run(`Making the ${tracer} demo phantom…`, () => api.call('study.openDemo', { tracer })),

@@ -1,0 +1,129 @@
+import * as ort from 'onnxruntime-node'
+import { voxelCount, type VolumeGeometry } from '../../../shared/geometry'
+import type { ModelSetManifest } from '../modelSet/manifest'
+import { verifyFold } from '../modelSet/modelSetRegistry'
+import { argmaxToMask, invertToPetGrid, preprocessForInference } from '../preprocess/pipeline'
+import { slidingWindowInference } from '../slidingWindow/slidingWindow'
+import { TaskCancelledError } from '../../workers/WorkerPool'
+import { chooseExecutionProvider, type DeviceRequest } from './executionProvider'
+
+export interface SegmentRequest {
+  /** The CT resampled onto the PET grid (HU, -1024 outside its field of view). */
+  ctOnPetGrid: { geometry: VolumeGeometry; voxels: Float32Array }
+  /** PET in SUVbw. */
+  pet: { geometry: VolumeGeometry; voxels: Float32Array }
+  modelSet: { dir: string; manifest: ModelSetManifest }
+  device: DeviceRequest
+  threads?: number
+  overlap?: number
+  blending?: 'constant' | 'gaussian'
+  /** Not the published method: windows with no body are not run. */
+  skipEmptyWindows?: boolean
+}
+
+export interface SegmentOutcome {
+  /** uint8 on exactly the PET grid: 1 lesion, 0 background. */
+  mask: Uint8Array
+  provider: string
+  providerNote?: string
+  /** Seconds per stage. */
+  timings: Record<string, number>
+  windowsPerFold: number
+}
+
+/**
+ * The seed's inference (method.md §2-§4): preprocess, sliding window per fold, mean of the folds'
+ * logits, sigmoid, invert onto the PET grid, argmax. Only a running sum of logits and the current fold's
+ * output are held, never all folds at once.
+ */
+export async function segmentVolume(
+  request: SegmentRequest,
+  progress: (fraction: number, message: string) => void,
+  signal?: AbortSignal,
+): Promise<SegmentOutcome> {
+  const { manifest, dir } = request.modelSet
+  const timings: Record<string, number> = {}
+  const lap = (() => {
+    let t = performance.now()
+    return (stage: string): void => {
+      timings[stage] = (timings[stage] ?? 0) + (performance.now() - t) / 1000
+      t = performance.now()
+    }
+  })()
+  const threads = request.threads ?? 2
+  progress(0, 'Preparing the images')
+  const prepared = preprocessForInference(request.ctOnPetGrid, request.pet)
+  lap('preprocess')
+
+  const choice = await chooseExecutionProvider(request.device, threads)
+  lap('provider check')
+  const folds = manifest.folds.filter((f) => (choice.needsSubpixelGraph ? f.convTranspose === 'subpixel' : true))
+  let provider: string = choice.provider
+  let note = choice.note
+  let usable = folds
+  if (usable.length === 0) {
+    // The set ships only native graphs: run them on the CPU rather than fail.
+    provider = 'cpu'
+    note = `${choice.provider} needs the sub-pixel graph variant, which this model set does not include; CPU used`
+    usable = manifest.folds
+  }
+
+  const m = voxelCount({ dims: prepared.dims })
+  const skipEmpty = request.skipEmptyWindows ? bodyMask(prepared.input.subarray(0, m)) : undefined
+  let sum: Float32Array | null = null
+  let windowsPerFold = 0
+  for (let f = 0; f < usable.length; f++) {
+    if (signal?.aborted) throw new TaskCancelledError('segmentation')
+    const bytes = await verifyFold(dir, usable[f].file, usable[f].sha256)
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [provider],
+      intraOpNumThreads: threads,
+      graphOptimizationLevel: 'all',
+    })
+    lap('model load')
+    try {
+      const roi = manifest.inference.roiSize
+      const logits = await slidingWindowInference(
+        prepared.input,
+        prepared.dims,
+        async (patch) => {
+          const out = await session.run({ image: new ort.Tensor('float32', patch, [1, 2, roi[0], roi[1], roi[2]]) })
+          return out.logits.data as Float32Array
+        },
+        {
+          roiSize: roi,
+          overlap: request.overlap ?? manifest.inference.overlap,
+          mode: request.blending ?? manifest.inference.blending,
+          signal,
+          skipEmpty,
+          onProgress: (done, total) => {
+            windowsPerFold = total
+            progress((f + done / total) / usable.length, `Fold ${f + 1} of ${usable.length}: window ${done} of ${total}`)
+          },
+        },
+      )
+      if (sum) for (let i = 0; i < sum.length; i++) sum[i] += logits[i]
+      else sum = logits
+    } finally {
+      await session.release()
+    }
+    lap('network')
+  }
+  const probabilities = sum!
+  const k = 1 / usable.length
+  for (let i = 0; i < probabilities.length; i++) probabilities[i] = 1 / (1 + Math.exp(-probabilities[i] * k))
+  lap('ensemble')
+  progress(1, 'Mapping the result onto the PET grid')
+  const [p0, p1] = invertToPetGrid(probabilities, prepared.record)
+  lap('inverse')
+  const mask = argmaxToMask(p0, p1)
+  lap('argmax')
+  return { mask, provider, providerNote: note, timings, windowsPerFold }
+}
+
+/** Voxels inside the CT field of view on the network grid (scaled CT above 0). */
+function bodyMask(ctScaled: Float32Array): Uint8Array {
+  const out = new Uint8Array(ctScaled.length)
+  for (let i = 0; i < ctScaled.length; i++) out[i] = ctScaled[i] > 0 ? 1 : 0
+  return out
+}
