@@ -238,24 +238,46 @@ describe('slidingWindowInference', () => {
     })
   }
 
-  for (const mode of ['constant', 'gaussian'] as BlendMode[]) {
-    it(`${mode}: identity network keeps a constant field constant and a random field unchanged (192^3 windows)`, async () => {
-      const dims: Vec3 = [250, 150, 290] // axis 1 padded to 192; 2 x 1 x 3 windows
-      const n = 250 * 150 * 290
+  // 192^3 windows for the method's constant blending; smaller ones keep the Gaussian case quick.
+  for (const [mode, dims, roi] of [['constant', [250, 150, 290], 192], ['gaussian', [150, 40, 170], [64, 48, 80]]] as Array<[BlendMode, Vec3, number | Vec3]>) {
+    it(`${mode}: identity network keeps a constant field constant and a random field unchanged (roi ${roi})`, async () => {
+      // constant: axis 1 padded to 192, 2 x 1 x 3 windows; gaussian: 4 x 1 x 4 windows, axis 1 padded
+      const n = dims[0] * dims[1] * dims[2]
       const field = new Float32Array(2 * n)
       field.fill(0.75, 0, n)
       field.fill(-3.5, n)
       const progress: number[] = []
       const identity = async (p: Float32Array): Promise<Float32Array> => p.slice()
-      const out = await slidingWindowInference(field, dims, identity, { roiSize: 192, overlap: 0.5, mode, onProgress: (d) => progress.push(d) })
-      expect(progress).toEqual([1, 2, 3, 4, 5, 6])
+      const out = await slidingWindowInference(field, dims, identity, { roiSize: roi, overlap: 0.5, mode, onProgress: (d) => progress.push(d) })
+      expect(progress.length).toBe(mode === 'constant' ? 6 : 16)
+      expect(progress.at(-1)).toBe(progress.length)
       // float32 sums of weights x values: a few ulps of 3.5 at most
       expect(maxAbsDiff(out, field)).toBeLessThan(4e-6)
       const rnd = randomVolume(2 * n, 3)
-      const back = await slidingWindowInference(rnd, dims, identity, { roiSize: 192, overlap: 0.5, mode })
+      const back = await slidingWindowInference(rnd, dims, identity, { roiSize: roi, overlap: 0.5, mode })
       expect(maxAbsDiff(back, rnd)).toBeLessThan(1e-5)
     })
   }
+
+  it('the network sees our axes as D, H, W: W (fastest in the patch) is our axis 2', async () => {
+    const dims: Vec3 = [5, 6, 7]
+    // A "network" that answers each voxel with its own D (channel 0) and W (channel 1) coordinate.
+    const run = async (p: Float32Array): Promise<Float32Array> => {
+      expect(p.length).toBe(2 * 5 * 6 * 7)
+      const o = new Float32Array(2 * 210)
+      for (let a = 0, q = 0; a < 5; a++) for (let b = 0; b < 6; b++) for (let d = 0; d < 7; d++, q++) {
+        o[q] = a
+        o[210 + q] = d
+      }
+      return o
+    }
+    const out = await slidingWindowInference(new Float32Array(2 * 210), dims, run, { roiSize: dims, overlap: 0.5, mode: 'constant' })
+    let bad = 0
+    for (let k = 0, v = 0; k < 7; k++) for (let j = 0; j < 6; j++) for (let i = 0; i < 5; i++, v++) {
+      if (out[v] !== i || out[210 + v] !== k) bad++
+    }
+    expect(bad).toBe(0)
+  })
 
   it('skipEmpty: skipped windows are not run, uncovered voxels get the fill', async () => {
     const dims: Vec3 = [400, 20, 20]

@@ -1,6 +1,8 @@
 import { infoCommand } from './commands/info'
 import { suvCommand } from './commands/suv'
 import { convertCommand } from './commands/convert'
+import { modelCommand } from './commands/model'
+import { segmentCommand } from './commands/segment'
 import { UsageError } from './args'
 import { closeItkWorker } from '../io/itk/itkWorker'
 
@@ -11,7 +13,7 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand]
+const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand, modelCommand, segmentCommand]
 
 function help(): string {
   return [

@@ -59,7 +59,7 @@ export function boxStripPlotSvg(options: { title: string; yLabel: string; groups
     const color = g.color ?? colorOf(g.label, gi)
     const missing = g.values.length - v.length
     out.push(text(cx, m.top + plotH + 18, `${g.label}`, 'middle', 12))
-    out.push(text(cx, m.top + plotH + 34, `n=${v.length}${missing ? ` (+${missing} undefined)` : ''}`, 'middle', 10, '#555'))
+    out.push(text(cx, m.top + plotH + 34, `n=${v.length}${missing ? ` (+${missing} n/a)` : ''}`, 'middle', 10, '#555'))
     if (v.length === 0) return
     const q1 = quantile(v, 0.25)
     const q2 = quantile(v, 0.5)

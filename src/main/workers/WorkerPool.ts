@@ -118,6 +118,12 @@ export class WorkerPool {
     }
     for (const [worker, running] of this.busy) {
       if (running === job) {
+        if (COOPERATIVE_TASKS.has(job.task)) {
+          // Native code (ONNX Runtime) must not be torn down mid-call: ask the task to stop at its next
+          // check; its error reply settles the job.
+          worker.postMessage({ id: job.id, kind: 'cancel' })
+          return
+        }
         this.busy.delete(worker)
         job.reject(new TaskCancelledError(job.task))
         void worker.terminate()
@@ -133,6 +139,11 @@ export class WorkerPool {
  * user is told about their file, not about a bug.
  */
 function rebuildError(msg: { message?: string; name?: string; filePath?: string }): Error {
+  if (msg.name === 'TaskCancelledError') {
+    const e = new TaskCancelledError('task')
+    e.message = msg.message ?? e.message
+    return e
+  }
   if (msg.name === 'InputError' && msg.filePath !== undefined) {
     const e = new InputError(msg.filePath, '')
     e.message = msg.message ?? e.message
@@ -140,6 +151,9 @@ function rebuildError(msg: { message?: string; name?: string; filePath?: string 
   }
   return new Error(msg.message)
 }
+
+/** Tasks that stop when asked (between windows) instead of having their thread terminated. */
+const COOPERATIVE_TASKS = new Set<TaskName>(['segment'])
 
 /** The process-wide pool. */
 export const workerPool = new WorkerPool()

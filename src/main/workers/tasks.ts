@@ -33,9 +33,9 @@ export const tasks = {
     return { ...series, firstHeader: plainData(series.firstHeader), instanceHeaders: series.instanceHeaders.map(plainData) }
   },
 
-  /** The whole ensemble inference of one study (cancelled by terminating the worker). */
-  segment(input: SegmentRequest, progress: ReportProgress) {
-    return segmentVolume(input, (fraction, message) => progress(fraction, message))
+  /** The whole ensemble inference of one study (cancelled cooperatively, between windows). */
+  segment(input: SegmentRequest, progress: ReportProgress, signal: AbortSignal) {
+    return segmentVolume(input, (fraction, message) => progress(fraction, message), signal)
   },
 
   makePhantom(input: { tracer: 'FDG' | 'PSMA'; scale: 'demo' | 'small'; seed?: number }) {

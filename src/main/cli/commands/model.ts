@@ -10,6 +10,7 @@ import { resUnetConfig, type ResUnetConfig } from '../../inference/network/resUn
 import { validateWeights } from '../../inference/network/validateWeights'
 import { parseArgs, rejectUnknown, UsageError, type ParsedArgs } from '../args'
 import type { Command } from '../main'
+import { ADD_USAGE, LIST_USAGE, addModelSetCommand, listModelSetsCommand } from './modelSets'
 
 const BUILD_USAGE =
   'lesionlab model build --arch resunet-paper [--channels 32,64,128,256,512] [--res-units 2] [--norm batch|instance] ' +
@@ -19,12 +20,14 @@ const INFO_USAGE = 'lesionlab model info (--arch resunet-paper [--channels ...] 
 
 export const modelCommand: Command = {
   name: 'model',
-  summary: 'Build a ResUNet as ONNX (from a PyTorch checkpoint) or describe a network or an ONNX file',
-  usage: `${BUILD_USAGE}\n       ${INFO_USAGE}`,
+  summary: 'Build a ResUNet as ONNX (from a PyTorch checkpoint), describe one, add or list model sets',
+  usage: `${BUILD_USAGE}\n       ${INFO_USAGE}\n       ${ADD_USAGE}\n       ${LIST_USAGE}`,
   async run(argv) {
     const [sub, ...rest] = argv
     if (sub === 'build') return build(rest)
     if (sub === 'info') return info(rest)
+    if (sub === 'add') return addModelSetCommand(rest)
+    if (sub === 'list') return listModelSetsCommand(rest)
     throw new UsageError(`${sub ? `unknown subcommand "${sub}"` : 'a subcommand is needed'}\nUsage: ${this.usage}`)
   },
 }

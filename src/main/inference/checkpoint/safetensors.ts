@@ -94,7 +94,7 @@ function headerEntry(name: string, value: unknown, fail: (problem: string) => In
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`the entry ${name} is not an object`)
   const { dtype: code, shape, data_offsets: offsets } = value as Record<string, unknown>
   if (typeof code !== 'string') throw fail(`${name} has no dtype`)
-  const dtype = SAFETENSORS_DTYPES[code]
+  const dtype = Object.hasOwn(SAFETENSORS_DTYPES, code) ? SAFETENSORS_DTYPES[code] : undefined
   if (!dtype) {
     throw fail(OTHER_DTYPES.has(code) ? `${name} is ${code}; LesionLab loads ${CHECKPOINT_DTYPES.join(', ')} (F32, F16, BF16, F64, I64)` : `${name} has an unknown dtype "${code.slice(0, 20)}"`)
   }
@@ -122,7 +122,8 @@ export interface SafetensorsEntry {
 /** A safetensors file as the reference writer lays it out (larger dtypes first, then by name; header padded to 8). */
 export function encodeSafetensors(tensors: readonly SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
   const ordered = [...tensors].sort((a, b) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  const header: Record<string, unknown> = {}
+  // No prototype, so a tensor named __proto__ is just a key.
+  const header = Object.create(null) as Record<string, unknown>
   if (metadata) header.__metadata__ = metadata
   let offset = 0
   for (const t of ordered) {

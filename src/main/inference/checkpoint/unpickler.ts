@@ -404,7 +404,7 @@ class Unpickler {
   // --- the allow-list
 
   private global(rawModule: string, name: string): PyGlobal {
-    const module = PY2_MODULES[rawModule] ?? rawModule
+    const module = Object.hasOwn(PY2_MODULES, rawModule) ? PY2_MODULES[rawModule] : rawModule
     const full = `${module}.${name}`
     if (!ALLOWED_GLOBALS.has(full)) throw new UnsafePickleError(this.context.filePath, full)
     return new PyGlobal(module, name)
@@ -484,7 +484,7 @@ class Unpickler {
     let dtype = storage.dtype
     if (v3) {
       const d = args[6]
-      if (!(d instanceof PyGlobal) || !(d.fullName in DTYPE_GLOBALS)) throw this.corrupt(`${name}: the dtype is ${describePyValue(d)}`)
+      if (!(d instanceof PyGlobal) || !Object.hasOwn(DTYPE_GLOBALS, d.fullName)) throw this.corrupt(`${name}: the dtype is ${describePyValue(d)}`)
       dtype = DTYPE_GLOBALS[d.fullName]
       if (storage.dtype !== 'uint8' && storage.dtype !== dtype) throw this.corrupt(`${name}: a ${dtype} tensor on a ${storage.dtype} storage`)
     }
@@ -515,7 +515,7 @@ class Unpickler {
       throw this.corrupt(`a persistent id that is not a torch storage reference (${describePyValue(pid)})`)
     }
     const [, type, key, location, numelValue] = pid.items
-    if (!(type instanceof PyGlobal) || !(type.fullName in STORAGE_TYPES)) throw this.corrupt(`a storage whose type is ${describePyValue(type)}`)
+    if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_TYPES, type.fullName)) throw this.corrupt(`a storage whose type is ${describePyValue(type)}`)
     if (typeof key !== 'string' || !key) throw this.corrupt(`a storage key that is ${describePyValue(key)}`)
     if (typeof location !== 'string') throw this.corrupt(`a storage location that is ${describePyValue(location)}`)
     const numel = this.int(numelValue, 'a storage size')
