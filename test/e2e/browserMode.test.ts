@@ -146,6 +146,15 @@ describe('browser mode, end to end in Chromium', () => {
     expect(header).toContain('dropped CT + PET files')
   })
 
+  it('Segment… says plainly that no model set is installed and how to add one', async () => {
+    await page.click('[data-testid=open-segment]')
+    const message = page.locator('[data-testid=no-models]')
+    await expect.poll(() => message.textContent(), { timeout: 15_000 }).toContain('lesionlab model add')
+    await expect(page.locator('[data-testid=segment-run]').isDisabled()).resolves.toBe(true)
+    await page.keyboard.press('Escape')
+    await page.locator('[data-testid=segment-panel] button', { hasText: 'Close' }).click()
+  })
+
   it('says clearly when a study cannot be opened, and keeps the open one', async () => {
     const missing = join(dataDir, 'no-such-study')
     await page.click('[data-testid=menu-open]')

@@ -136,6 +136,54 @@ describe('SUVpeak by hand', () => {
     expect(both.suvPeakLps).toEqual(indexToWorld(g, [7, 7, 10]))
   })
 
+  it('the pruned search equals evaluating every centre: value and position, ties included', () => {
+    const random = rng(21)
+    for (let trial = 0; trial < 24; trial++) {
+      const spacing: Vec3 = [[2, 2, 2], [4, 4, 2], [2.04, 2.04, 3], [1, 1, 1]][trial % 4] as Vec3
+      const g = grid([26, 24, 22], spacing)
+      const [nx, ny, nz] = g.dims
+      const n = nx * ny * nz
+      const kind = trial % 3
+      // Random noise, plateaus (many ties), and quantised values.
+      const pet = Float32Array.from({ length: n }, (_, p) => (kind === 0 ? random() * 10 : kind === 1 ? (p % 3 === 0 ? 4 : 4) : Math.floor(random() * 3)))
+      const mask = new Uint8Array(n)
+      // A blob reaching the grid edge, and a ring, so centres near the edge and interior both count.
+      const c: Vec3 = [random() * nx, random() * ny, random() * nz]
+      const r = 3 + random() * 6
+      for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
+        const d = Math.hypot(i - c[0], j - c[1], k - c[2])
+        if (d <= r && (trial % 2 === 0 || d > r - 1.5)) mask[i + nx * (j + ny * k)] = 1
+      }
+      const cc = labelComponents(mask, g.dims, 26)
+      const kernel = suvPeakKernel(spacing)
+      for (const l of measureLesions(cc, g, pet).lesions) {
+        let best = -Infinity
+        let at = -1
+        for (let p = 0; p < n; p++) {
+          if (cc.labels[p] !== l.id) continue
+          const i = p % nx
+          const j = Math.floor(p / nx) % ny
+          const k = Math.floor(p / (nx * ny))
+          let s = 0
+          let w = 0
+          for (let u = 0; u < kernel.weights.length; u++) {
+            const [a, b, e] = [i + kernel.offsets[3 * u], j + kernel.offsets[3 * u + 1], k + kernel.offsets[3 * u + 2]]
+            if (a < 0 || b < 0 || e < 0 || a >= nx || b >= ny || e >= nz) continue
+            s += kernel.weights[u] * pet[a + nx * (b + ny * e)]
+            w += kernel.weights[u]
+          }
+          const m = s / w
+          if (m > best * (1 + 1e-12) + 1e-12) {
+            best = m
+            at = p
+          }
+        }
+        expect(Math.abs(l.suvPeak - best)).toBeLessThan(1e-9 * Math.max(1, best))
+        if (kind === 0) expect(l.suvPeakVoxel).toEqual([at % nx, Math.floor(at / nx) % ny, Math.floor(at / (nx * ny))])
+      }
+    }
+  })
+
   it('at the image edge the weights of the voxels inside are renormalised', () => {
     const g = grid([12, 12, 12], [2, 2, 2])
     const pet = new Float32Array(12 ** 3).fill(2.5)

@@ -109,6 +109,20 @@ describe('segmentation through the API', () => {
     )
   })
 
+  it('end to end on the built-in phantom: the pipeline runs on the whole-body demo and its output lands on the PET grid', async () => {
+    const oneFold = join(tmp.dir, 'one-fold.onnx')
+    writeFileSync(oneFold, buildResUnetOnnx(describeResUnet(TINY), { convTranspose: 'native', batchNormMode: 'inference', seed: 3 }))
+    await addModelSetFromFiles([oneFold], { name: 'tiny one fold', config: TINY, intendedUse: 'demonstration', tracers: ['FDG'] })
+    const demo = (await services.dispatch('study.openDemo', { tracer: 'FDG' })) as { pet: { geometry: VolumeGeometry } }
+    const result = (await services.dispatch('study.segment', { modelSetId: 'tiny-one-fold', device: 'cpu', threads: 2 })) as SegmentResult
+    const auto = result.study.masks.find((m) => m.id === result.maskVolumeId)!
+    expect(sameGrid(auto.geometry, demo.pet.geometry, 1e-4)).toBe(true)
+    const mask = (await services.dispatch('volume.get', { volumeId: result.maskVolumeId })) as VolumePayload
+    expect(mask.voxels.length).toBe(demo.pet.geometry.dims[0] * demo.pet.geometry.dims[1] * demo.pet.geometry.dims[2])
+    expect(mask.voxels.every((v) => v === 0 || v === 1)).toBe(true)
+    expect(result.seconds).toBeGreaterThan(0)
+  })
+
   it('the command line segments the same study into a NIfTI on the PET grid', async () => {
     const out = join(tmp.dir, 'cli-mask.nii.gz')
     const code = await cli(['segment', '--ct', join(tmp.dir, 'fdg_tiny_case/CTres.nii.gz'), '--pet', join(tmp.dir, 'fdg_tiny_case/SUV.nii.gz'), '--models', 'tiny-test-set', '--device', 'cpu', '--threads', '1', '--out', out])

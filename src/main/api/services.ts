@@ -7,7 +7,8 @@ import { InputError } from '../io/InputError'
 import { detectStudyFiles } from '../study/studyLayout'
 import type { StudySession } from '../study/StudySession'
 import { APP_VERSION } from '../appVersion'
-import { listModelSetInfos } from '../inference/modelSet/modelSetInfo'
+import { listModelSetInfos, modelSetInfo } from '../inference/modelSet/modelSetInfo'
+import { addModelSetFromFiles } from '../inference/modelSet/addModelSet'
 
 export interface ServiceContext {
   transport: AppInfo['transport']
@@ -38,6 +39,10 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
     },
     'files.list': async ({ path }) => listDirectory(resolve(path ?? ctx.browseRoot ?? homedir())),
     'models.list': async () => listModelSetInfos(),
+    'models.add': async ({ name, files, tracers, webgpu }) => {
+      const set = await addModelSetFromFiles(files.map((f) => resolve(f)), { name, tracers, webgpu })
+      return modelSetInfo(set)
+    },
     'study.segment': async ({ modelSetId, taskId, ...options }) => session.segment(modelSetId, options, taskId ?? `segment-${Date.now()}`),
     'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) }),
   }

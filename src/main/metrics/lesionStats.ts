@@ -149,49 +149,191 @@ export function measureLesion(
 }
 
 /**
- * The sliding weighted mean over the lesion's voxels: the interior (sphere wholly on the grid) reads
- * precomputed flat offsets; near the grid edge the weights of the voxels on the grid are renormalised.
+ * The sliding weighted mean over the lesion's voxels. Exact branch and bound: a centre's weighted mean
+ * cannot exceed the largest PET value under the sphere's bounding box, so the box maximum is found
+ * for every centre by a separable max filter and the weighted sum is taken only where that bound
+ * can still reach the best mean so far (starting from the SUVmax voxel). The result, ties included
+ * (the first centre in raster order wins), is that of evaluating every centre.
  */
 export function suvPeakOf(voxels: Int32Array, geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKernel): { suvPeak: number; at: number } {
+  const count = voxels.length
+  if (count === 0) return { suvPeak: NaN, at: -1 }
+  const mean = sphereMean(geometry, pet, kernel)
+  const bounds = count >= 32 ? boxMaxBounds(voxels, geometry, pet, kernel.halfWidth) : null
+  if (!bounds) {
+    let best = -Infinity
+    let at = -1
+    for (let t = 0; t < count; t++) {
+      const m = mean(voxels[t])
+      if (m > best) {
+        best = m
+        at = voxels[t]
+      }
+    }
+    return { suvPeak: best, at }
+  }
+  let start = 0
+  for (let t = 1; t < count; t++) if (pet[voxels[t]] > pet[voxels[start]]) start = t
+  let best = mean(voxels[start])
+  let at = voxels[start]
+  for (let t = 0; t < count; t++) {
+    // Slack: the mean is a rounded weighted sum and may exceed its bound by an ulp or two.
+    if (t === start || bounds[t] < best - 1e-9 * Math.abs(best)) continue
+    const p = voxels[t]
+    const m = mean(p)
+    if (m > best || (m === best && p < at)) {
+      best = m
+      at = p
+    }
+  }
+  return { suvPeak: best, at }
+}
+
+/**
+ * The weighted mean of the sphere centred at voxel p (renormalised near the grid edge). Inside the
+ * grid the kernel is walked row by row along axis 0 (contiguous PET reads).
+ */
+function sphereMean(geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKernel): (p: number) => number {
   const [nx, ny, nz] = geometry.dims
   const slice = nx * ny
   const { offsets, weights, halfWidth: h, totalWeight } = kernel
   const m = weights.length
-  const flat = new Int32Array(m)
-  for (let t = 0; t < m; t++) flat[t] = offsets[3 * t] + nx * (offsets[3 * t + 1] + ny * offsets[3 * t + 2])
+  const rows = kernelRows(kernel, nx, ny)
+  const rowCount = rows.start.length
+  const { start: rowStart, first: rowFirst, length: rowLength } = rows
   const inverseTotal = 1 / totalWeight
-  let best = -Infinity
-  let at = -1
+  return (p: number): number => {
+    const k = (p / slice) | 0
+    const rest = p - k * slice
+    const j = (rest / nx) | 0
+    const i = rest - j * nx
+    if (i >= h[0] && i + h[0] < nx && j >= h[1] && j + h[1] < ny && k >= h[2] && k + h[2] < nz) {
+      let s = 0
+      for (let r = 0; r < rowCount; r++) {
+        const base = p + rowStart[r]
+        const w0 = rowFirst[r]
+        const len = rowLength[r]
+        for (let u = 0; u < len; u++) s += weights[w0 + u] * pet[base + u]
+      }
+      return s * inverseTotal
+    }
+    let s = 0
+    let w = 0
+    for (let u = 0; u < m; u++) {
+      const ii = i + offsets[3 * u]
+      const jj = j + offsets[3 * u + 1]
+      const kk = k + offsets[3 * u + 2]
+      if (ii < 0 || ii >= nx || jj < 0 || jj >= ny || kk < 0 || kk >= nz) continue
+      s += weights[u] * pet[ii + nx * (jj + ny * kk)]
+      w += weights[u]
+    }
+    return s / w
+  }
+}
+
+/**
+ * The kernel's runs along axis 0: run r covers weights first[r] .. first[r] + length[r] - 1 and starts
+ * at flat offset start[r] from the centre (the kernel lists offsets with axis 0 fastest, contiguous).
+ */
+function kernelRows(kernel: SphereKernel, nx: number, ny: number): { start: Int32Array; first: Int32Array; length: Int32Array } {
+  const { offsets, weights } = kernel
+  const start: number[] = []
+  const first: number[] = []
+  const length: number[] = []
+  for (let u = 0; u < weights.length; u++) {
+    const r = length.length - 1
+    const continues = r >= 0 && offsets[3 * u + 1] === offsets[3 * (u - 1) + 1] && offsets[3 * u + 2] === offsets[3 * (u - 1) + 2] && offsets[3 * u] === offsets[3 * (u - 1)] + 1
+    if (continues) {
+      length[r]++
+    } else {
+      start.push(offsets[3 * u] + nx * (offsets[3 * u + 1] + ny * offsets[3 * u + 2]))
+      first.push(u)
+      length.push(1)
+    }
+  }
+  return { start: Int32Array.from(start), first: Int32Array.from(first), length: Int32Array.from(length) }
+}
+
+/**
+ * For each lesion voxel, the largest PET value in the box of half widths h around it (clipped to the
+ * grid): max along axis 0, then 1, then 2, over the lesion's box grown by h. Null when that box is
+ * much larger than the lesion (a long thin lesion), where plain evaluation is cheaper.
+ */
+function boxMaxBounds(voxels: Int32Array, geometry: VolumeGeometry, pet: SuvVoxels, h: Vec3): Float64Array | null {
+  const [nx, ny, nz] = geometry.dims
+  const slice = nx * ny
+  const lo: Vec3 = [nx, ny, nz]
+  const hi: Vec3 = [-1, -1, -1]
   for (let t = 0; t < voxels.length; t++) {
     const p = voxels[t]
     const k = (p / slice) | 0
     const rest = p - k * slice
     const j = (rest / nx) | 0
     const i = rest - j * nx
-    let mean: number
-    if (i >= h[0] && i + h[0] < nx && j >= h[1] && j + h[1] < ny && k >= h[2] && k + h[2] < nz) {
-      let s = 0
-      for (let u = 0; u < m; u++) s += weights[u] * pet[p + flat[u]]
-      mean = s * inverseTotal
-    } else {
-      let s = 0
-      let w = 0
-      for (let u = 0; u < m; u++) {
-        const ii = i + offsets[3 * u]
-        const jj = j + offsets[3 * u + 1]
-        const kk = k + offsets[3 * u + 2]
-        if (ii < 0 || ii >= nx || jj < 0 || jj >= ny || kk < 0 || kk >= nz) continue
-        s += weights[u] * pet[p + flat[u]]
-        w += weights[u]
+    if (i < lo[0]) lo[0] = i
+    if (i > hi[0]) hi[0] = i
+    if (j < lo[1]) lo[1] = j
+    if (j > hi[1]) hi[1] = j
+    if (k < lo[2]) lo[2] = k
+    if (k > hi[2]) hi[2] = k
+  }
+  // Lesion box L = lo..hi; grown box D = L ± h, clipped.
+  const d0 = [Math.max(0, lo[0] - h[0]), Math.max(0, lo[1] - h[1]), Math.max(0, lo[2] - h[2])]
+  const d1 = [Math.min(nx - 1, hi[0] + h[0]), Math.min(ny - 1, hi[1] + h[1]), Math.min(nz - 1, hi[2] + h[2])]
+  const lx = hi[0] - lo[0] + 1
+  const ly = hi[1] - lo[1] + 1
+  const dy = d1[1] - d0[1] + 1
+  const dz = d1[2] - d0[2] + 1
+  if (lx * dy * dz > 8 * voxels.length + 4096) return null
+  // B1 over L_i x D_j x D_k: max along axis 0.
+  const b1 = new Float64Array(lx * dy * dz)
+  for (let k = 0; k < dz; k++) {
+    for (let j = 0; j < dy; j++) {
+      const row = nx * (d0[1] + j + ny * (d0[2] + k))
+      const out = lx * (j + dy * k)
+      for (let i = 0; i < lx; i++) {
+        const gi = lo[0] + i
+        let m = -Infinity
+        for (let a = Math.max(d0[0], gi - h[0]), e = Math.min(d1[0], gi + h[0]); a <= e; a++) if (pet[row + a] > m) m = pet[row + a]
+        b1[out + i] = m
       }
-      mean = s / w
-    }
-    if (mean > best) {
-      best = mean
-      at = p
     }
   }
-  return { suvPeak: at >= 0 ? best : NaN, at }
+  // B2 over L_i x L_j x D_k: max along axis 1.
+  const b2 = new Float64Array(lx * ly * dz)
+  for (let k = 0; k < dz; k++) {
+    for (let j = 0; j < ly; j++) {
+      const gj = lo[1] + j
+      const a0 = Math.max(d0[1], gj - h[1]) - d0[1]
+      const a1 = Math.min(d1[1], gj + h[1]) - d0[1]
+      const out = lx * (j + ly * k)
+      for (let i = 0; i < lx; i++) {
+        let m = -Infinity
+        for (let a = a0; a <= a1; a++) {
+          const v = b1[i + lx * (a + dy * k)]
+          if (v > m) m = v
+        }
+        b2[out + i] = m
+      }
+    }
+  }
+  // Along axis 2, at the lesion voxels only.
+  const bounds = new Float64Array(voxels.length)
+  for (let t = 0; t < voxels.length; t++) {
+    const p = voxels[t]
+    const k = (p / slice) | 0
+    const rest = p - k * slice
+    const j = (rest / nx) | 0
+    const i = rest - j * nx
+    const base = i - lo[0] + lx * (j - lo[1])
+    let m = -Infinity
+    for (let a = Math.max(d0[2], k - h[2]) - d0[2], e = Math.min(d1[2], k + h[2]) - d0[2]; a <= e; a++) {
+      const v = b2[base + lx * ly * a]
+      if (v > m) m = v
+    }
+    bounds[t] = m
+  }
+  return bounds
 }
 
 /** TMTV, total TLG, lesion count and Dmax from per-lesion measures. */

@@ -31,6 +31,7 @@ export interface SegmentOptions {
   device: DeviceRequest
   threads?: number
   overlap?: number
+  windowSize?: number
   blending?: 'constant' | 'gaussian'
   skipEmptyWindows?: boolean
 }
@@ -45,7 +46,7 @@ function inputPathsOf(study: LoadedStudy): string[] {
 }
 
 /** One segment per label value present, named "Lesion n" (label 1 alone: "Lesions"). */
-function segmentsOf(labels: Uint8Array, algorithmType: SegAlgorithmType): { number: number; label: string; algorithmType: SegAlgorithmType; algorithmName?: string }[] {
+function segmentsOf(labels: Uint8Array, algorithmType: SegAlgorithmType, algorithmName?: string): { number: number; label: string; algorithmType: SegAlgorithmType; algorithmName?: string }[] {
   const present = new Set<number>()
   for (let i = 0; i < labels.length; i++) if (labels[i]) present.add(labels[i])
   if (present.size === 0) throw new InputError('mask', 'is empty: there is nothing to save as DICOM SEG')
@@ -54,7 +55,7 @@ function segmentsOf(labels: Uint8Array, algorithmType: SegAlgorithmType): { numb
     number: n,
     label: numbers.length === 1 ? 'Lesions' : `Lesion ${n}`,
     algorithmType,
-    algorithmName: algorithmType === 'MANUAL' ? undefined : 'LesionLab',
+    algorithmName: algorithmType === 'MANUAL' ? undefined : algorithmName ?? 'LesionLab',
   }))
 }
 
@@ -223,10 +224,13 @@ export class StudySession {
   }
 
   /** Save a mask: NIfTI/MHA on exactly the PET grid, or a DICOM SEG referencing the source PET. */
-  async exportMask(volumeId: string, path: string, format: 'nifti' | 'mha' | 'dicom-seg', algorithmType: SegAlgorithmType = 'MANUAL'): Promise<MaskExportResult> {
+  async exportMask(volumeId: string, path: string, format: 'nifti' | 'mha' | 'dicom-seg', algorithmTypeChoice?: SegAlgorithmType): Promise<MaskExportResult> {
     const study = this.requireStudy()
     const mask = study.volumes.get(volumeId)
     if (!mask || mask.info.role !== 'mask') throw new InputError(volumeId, 'is not a mask of the open study')
+    // A model's output is AUTOMATIC; masks read from files are taken as a person's work unless told.
+    const automatic = mask.info.label.startsWith('Automatic (')
+    const algorithmType = algorithmTypeChoice ?? (automatic ? 'AUTOMATIC' : 'MANUAL')
     const labels = mask.voxels as Uint8Array
     const protectedPaths = inputPathsOf(study)
     if (protectedPaths.includes(path)) throw new InputError(path, 'is one of the study\'s input files; choose another name')
@@ -237,7 +241,7 @@ export class StudySession {
       await writeDicomSegFile(path, {
         labels,
         source: study.source.pet,
-        segments: segmentsOf(labels, algorithmType),
+        segments: segmentsOf(labels, algorithmType, automatic ? mask.info.label.slice('Automatic ('.length, -1) : undefined),
         seriesDescription: `LesionLab ${mask.info.label}`,
         software: { name: 'LesionLab', version: APP_VERSION },
       })

@@ -71,10 +71,20 @@ export const argumentSchemas = {
       device: z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']).default('auto'),
       threads: z.number().int().min(1).max(256).optional(),
       overlap: z.number().min(0).max(0.95).optional(),
+      windowSize: z.number().int().min(16).max(512).multipleOf(16).optional(),
       blending: z.enum(['constant', 'gaussian']).optional(),
       skipEmptyWindows: z.boolean().optional(),
       /** The caller's name for this run, used by its progress events and by task.cancel. */
       taskId: z.string().min(1).max(100).optional(),
+    })
+    .strict(),
+  /** Make a model set from fold checkpoints (.pt/.pth/.safetensors) or ONNX files on the main side. */
+  'models.add': z
+    .object({
+      name: z.string().min(1).max(100),
+      files: z.array(z.string().min(1)).min(1).max(20),
+      tracers: z.array(z.enum(['FDG', 'PSMA'])).min(1).optional(),
+      webgpu: z.boolean().optional(),
     })
     .strict(),
   /** Stop a running task (segmentation); its progress event ends with an error "cancelled". */
@@ -153,6 +163,7 @@ export interface ApiResults {
   'volume.get': VolumePayload
   'files.list': DirectoryListing
   'models.list': ModelSetListing
+  'models.add': ModelSetInfo
   'study.segment': SegmentResult
   'task.cancel': { cancelled: boolean }
 }

@@ -17,9 +17,9 @@ export const segmentCommand: Command = {
   name: 'segment',
   summary: 'Segment lesions with a model set (the seed ensemble): CT + PET in, a mask on the PET grid out',
   usage:
-    'lesionlab segment --ct CT --pet PET --models DIR|ID --out MASK.nii.gz|.mha [--device auto|cpu|cuda|webgpu] [--threads N] [--overlap 0.5] [--gaussian] [--skip-empty]',
+    'lesionlab segment --ct CT --pet PET --models DIR|ID --out MASK.nii.gz|.mha [--device auto|cpu|cuda|webgpu] [--threads N] [--overlap 0.5] [--window 192] [--gaussian] [--skip-empty]',
   async run(argv) {
-    const args = parseArgs(argv, ['ct', 'pet', 'models', 'out', 'device', 'threads', 'overlap'])
+    const args = parseArgs(argv, ['ct', 'pet', 'models', 'out', 'device', 'threads', 'overlap', 'window'])
     rejectUnknown(args, ['gaussian', 'skip-empty', 'json'], this.usage)
     for (const required of ['ct', 'pet', 'models', 'out']) {
       if (!args.options.has(required)) throw new UsageError(`--${required} is needed\nUsage: ${this.usage}`)
@@ -30,6 +30,8 @@ export const segmentCommand: Command = {
     if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError('--threads needs a positive whole number')
     const overlap = args.options.has('overlap') ? Number(args.options.get('overlap')) : undefined
     if (overlap !== undefined && !(overlap >= 0 && overlap < 1)) throw new UsageError('--overlap is between 0 and 1')
+    const windowSize = args.options.has('window') ? Number(args.options.get('window')) : undefined
+    if (windowSize !== undefined && !(Number.isInteger(windowSize) && windowSize >= 16 && windowSize % 16 === 0)) throw new UsageError('--window is a multiple of 16 (192 in the published method)')
 
     const set = await findModelSet(args.options.get('models')!)
     const [ct, pet] = await Promise.all([loadVolume(args.options.get('ct')!, 'CT'), loadVolume(args.options.get('pet')!, 'PET')])
@@ -45,6 +47,7 @@ export const segmentCommand: Command = {
         device,
         threads,
         overlap,
+        windowSize,
         blending: args.flags.has('gaussian') ? 'gaussian' : undefined,
         skipEmptyWindows: args.flags.has('skip-empty'),
       },

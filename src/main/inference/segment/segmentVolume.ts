@@ -16,6 +16,8 @@ export interface SegmentRequest {
   device: DeviceRequest
   threads?: number
   overlap?: number
+  /** Window edge in voxels (multiple of 16; 192 in the published method). Smaller needs less memory. */
+  windowSize?: number
   blending?: 'constant' | 'gaussian'
   /** Not the published method: windows with no body are not run. */
   skipEmptyWindows?: boolean
@@ -79,16 +81,23 @@ export async function segmentVolume(
       executionProviders: [provider],
       intraOpNumThreads: threads,
       graphOptimizationLevel: 'all',
+    }).catch((e: Error) => {
+      throw new Error(`${usable[f].file} could not be loaded by ONNX Runtime on ${provider}: ${e.message.split('\n')[0]}`)
     })
     lap('model load')
     try {
-      const roi = manifest.inference.roiSize
+      const roi = request.windowSize ? ([request.windowSize, request.windowSize, request.windowSize] as const) : manifest.inference.roiSize
+      if (roi.some((r) => r % 16 !== 0)) throw new Error(`the window size must be a multiple of 16 (got ${roi.join('x')})`)
       const logits = await slidingWindowInference(
         prepared.input,
         prepared.dims,
         async (patch) => {
-          const out = await session.run({ image: new ort.Tensor('float32', patch, [1, 2, roi[0], roi[1], roi[2]]) })
-          return out.logits.data as Float32Array
+          try {
+            const out = await session.run({ image: new ort.Tensor('float32', patch, [1, 2, roi[0], roi[1], roi[2]]) })
+            return out.logits.data as Float32Array
+          } catch (e) {
+            throw explainRunFailure(e as Error, roi, provider)
+          }
         },
         {
           roiSize: roi,
@@ -126,4 +135,20 @@ function bodyMask(ctScaled: Float32Array): Uint8Array {
   const out = new Uint8Array(ctScaled.length)
   for (let i = 0; i < ctScaled.length; i++) out[i] = ctScaled[i] > 0 ? 1 : 0
   return out
+}
+
+/** ONNX Runtime's messages, in words that say what to do. */
+function explainRunFailure(e: Error, roi: readonly number[], provider: string): Error {
+  const message = e.message.split('\n')[0]
+  if (/alloc|memory|bad_alloc|out of memory|OOM/i.test(message)) {
+    const gb = (roi[0] * roi[1] * roi[2] * 4 * 200) / 2 ** 30
+    return new Error(
+      `the model did not fit in memory on ${provider} with ${roi.join('x')} windows (roughly ${gb.toFixed(0)} GB of activations): ` +
+        `use a smaller window (a multiple of 16, e.g. 128) or another device. (${message})`,
+    )
+  }
+  if (/input|dimension|shape|rank/i.test(message)) {
+    return new Error(`the model does not accept this input (it expects [1, 2, D, H, W] with D, H, W multiples of 16): ${message}`)
+  }
+  return new Error(`ONNX Runtime failed on ${provider}: ${message}`)
 }
