@@ -44,6 +44,7 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
       return modelSetInfo(set)
     },
     'study.segment': async ({ modelSetId, taskId, ...options }) => session.segment(modelSetId, options, taskId ?? `segment-${Date.now()}`),
+    'study.measures': async ({ maskVolumeId, referenceVolumeId, connectivity }) => session.measures(maskVolumeId, referenceVolumeId, connectivity),
     'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) }),
   }
 }

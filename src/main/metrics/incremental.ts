@@ -1,6 +1,6 @@
 import type { Vec3, VolumeGeometry } from '../../shared/geometry'
 import { labelComponents, neighbourOffsets, regionVoxelIndices, type Connectivity, type MaskVoxels } from './connectedComponents'
-import { measureLesion, patientMeasures, type LesionMeasures, type MeasureOptions, type PatientMeasures, type SuvVoxels } from './lesionStats'
+import { measureLesion, patientMeasures, type LesionMeasures, type MeasureOptions, type PatientMeasures, type PeakCandidate, type SuvVoxels } from './lesionStats'
 import { suvPeakKernel, type SphereKernel } from './suvPeakKernel'
 
 /** An inclusive voxel box (i, j, k), e.g. the extent of a brush stroke. */
@@ -104,13 +104,15 @@ export class IncrementalLesions {
     })
 
     // Flood-fill from every voxel that may belong to a changed component; visited voxels are marked
-    // -(component + 1) and the old ids they held are counted per component.
+    // -(component + 1), and the old id each held is kept beside it.
     const flat = this.offsets.map(([di, dj, dk]) => di + nx * (dj + ny * dk))
     const steps = this.offsets
     let order: Int32Array = new Int32Array(1024)
+    let oldIds: Int32Array = new Int32Array(1024)
     let size = 0
     const componentStart: number[] = []
     const overlaps: Float64Array[] = []
+    const boxes: number[][] = []
     const visitable = (p: number): boolean => {
       if (mask[p] === 0) return false
       const l = labels[p]
@@ -121,15 +123,17 @@ export class IncrementalLesions {
       componentStart.push(size)
       const overlap = new Float64Array(touched.length)
       overlaps.push(overlap)
+      const box = [nx, ny, nz, -1, -1, -1]
+      boxes.push(box)
       const visit = (p: number): void => {
         const old = labels[p]
         if (old > 0) overlap[touchedIndex[old]]++
         labels[p] = -(c + 1)
         if (size === order.length) {
-          const bigger = new Int32Array(order.length * 2)
-          bigger.set(order)
-          order = bigger
+          order = grow(order)
+          oldIds = grow(oldIds)
         }
+        oldIds[size] = old
         order[size++] = p
       }
       visit(seed)
@@ -139,6 +143,12 @@ export class IncrementalLesions {
         const rest = p - k * slice
         const j = (rest / nx) | 0
         const i = rest - j * nx
+        if (i < box[0]) box[0] = i
+        if (j < box[1]) box[1] = j
+        if (k < box[2]) box[2] = k
+        if (i > box[3]) box[3] = i
+        if (j > box[4]) box[4] = j
+        if (k > box[5]) box[5] = k
         const interior = i > 0 && i < nx - 1 && j > 0 && j < ny - 1 && k > 0 && k < nz - 1
         for (let s = 0; s < flat.length; s++) {
           if (!interior) {
@@ -174,7 +184,19 @@ export class IncrementalLesions {
       idOf[c] = id
       reused.add(id)
     }
+    // Where an old lesion's SUVpeak centre is still in a component, its peak stands for all its old
+    // voxels there (the PET has not changed): only the other voxels are evaluated.
+    const peakComponent = new Int32Array(touched.length).fill(-1)
+    if (this.kernel) {
+      touched.forEach((id, t) => {
+        const m = this.measures.get(id) as LesionMeasures
+        const at = m.suvPeakVoxel[0] + nx * (m.suvPeakVoxel[1] + ny * m.suvPeakVoxel[2])
+        if (Number.isInteger(at) && labels[at] < 0) peakComponent[t] = -labels[at] - 1
+      })
+    }
+
     const result: LesionUpdate = { added: [], changed: [], removed: [] }
+    const oldPeaks = touched.map((id) => this.measures.get(id) as LesionMeasures)
     for (const id of touched) {
       if (reused.has(id)) continue
       this.measures.delete(id)
@@ -188,19 +210,77 @@ export class IncrementalLesions {
         result.changed.push(idOf[c])
       }
       const id = idOf[c]
-      const voxels = order.subarray(componentStart[c], componentStart[c + 1])
-      voxels.sort()
+      const from = componentStart[c]
+      const to = componentStart[c + 1]
+      const voxels = rasterOrder(order.subarray(from, to), boxes[c], nx, ny)
       for (let t = 0; t < voxels.length; t++) labels[voxels[t]] = id
-      this.measures.set(id, this.measure(id, voxels))
+      let peakFrom: { candidates: Int32Array; known: PeakCandidate } | undefined
+      if (this.kernel) {
+        const known: PeakCandidate = { suvPeak: -Infinity, at: -1 }
+        const keeps = new Uint8Array(touched.length)
+        touched.forEach((_, t) => {
+          if (peakComponent[t] !== c) return
+          keeps[t] = 1
+          const m = oldPeaks[t]
+          const at = m.suvPeakVoxel[0] + nx * (m.suvPeakVoxel[1] + ny * m.suvPeakVoxel[2])
+          if (m.suvPeak > known.suvPeak || (m.suvPeak === known.suvPeak && at < known.at)) {
+            known.suvPeak = m.suvPeak
+            known.at = at
+          }
+        })
+        const candidates: number[] = []
+        for (let t = from; t < to; t++) {
+          const old = oldIds[t]
+          if (old === 0 || keeps[touchedIndex[old]] === 0) candidates.push(order[t])
+        }
+        peakFrom = { candidates: Int32Array.from(candidates).sort(), known }
+      }
+      this.measures.set(id, this.measure(id, voxels, peakFrom))
     }
     result.changed.sort((a, b) => a - b)
     result.removed.sort((a, b) => a - b)
     return result
   }
 
-  private measure(id: number, voxels: Int32Array): LesionMeasures {
-    return measureLesion(id, voxels, this.geometry, this.options.pet, this.kernel, { sulPerSuvbw: this.options.sulPerSuvbw })
+  private measure(id: number, voxels: Int32Array, peakFrom?: { candidates: Int32Array; known: PeakCandidate }): LesionMeasures {
+    return measureLesion(id, voxels, this.geometry, this.options.pet, this.kernel, { sulPerSuvbw: this.options.sulPerSuvbw }, peakFrom)
   }
+}
+
+function grow(a: Int32Array): Int32Array {
+  const bigger = new Int32Array(a.length * 2)
+  bigger.set(a)
+  return bigger
+}
+
+/**
+ * The voxels of a component in raster order (so sums match a full labelling bit for bit): marked in
+ * a bitmap over the component's box and read back in order, or sorted when the box is much larger.
+ */
+function rasterOrder(voxels: Int32Array, box: number[], nx: number, ny: number): Int32Array {
+  const bx = box[3] - box[0] + 1
+  const by = box[4] - box[1] + 1
+  const bz = box[5] - box[2] + 1
+  if (bx * by * bz > 16 * voxels.length + 4096) return Int32Array.from(voxels).sort()
+  const marks = new Uint8Array(bx * by * bz)
+  const slice = nx * ny
+  for (let t = 0; t < voxels.length; t++) {
+    const p = voxels[t]
+    const k = (p / slice) | 0
+    const rest = p - k * slice
+    const j = (rest / nx) | 0
+    marks[rest - j * nx - box[0] + bx * (j - box[1] + by * (k - box[2]))] = 1
+  }
+  const out = new Int32Array(voxels.length)
+  let w = 0
+  for (let k = 0; k < bz; k++) {
+    for (let j = 0; j < by; j++) {
+      const row = bx * (j + by * k)
+      const base = box[0] + nx * (box[1] + j + ny * (box[2] + k))
+      for (let i = 0; i < bx; i++) if (marks[row + i] === 1) out[w++] = base + i
+    }
+  }
+  return out
 }
 
 /** Calls `visit(p)` for every voxel of an inclusive box, clamped to the grid, in raster order. */

@@ -87,6 +87,7 @@ export function measureLesion(
   pet: SuvVoxels | undefined,
   kernel: SphereKernel | undefined = pet ? suvPeakKernel(geometry.spacingMm) : undefined,
   options: MeasureOptions = {},
+  peakFrom?: { candidates: Int32Array; known: PeakCandidate },
 ): LesionMeasures {
   const [nx, ny] = geometry.dims
   const slice = nx * ny
@@ -125,7 +126,13 @@ export function measureLesion(
   }
   const mtvMl = count * voxelVolumeMl(geometry.spacingMm)
   const suvMean = pet && count ? suvSum / count : NaN
-  const peak = pet && kernel && count ? suvPeakOf(voxels, geometry, pet, kernel) : { suvPeak: NaN, at: -1 }
+  // `peakFrom`: the peak over part of the voxels is known (an incremental update); only the other
+  // candidates are evaluated, and the result is the same as evaluating every voxel.
+  const peak = !pet || !kernel || !count
+    ? { suvPeak: NaN, at: -1 }
+    : peakFrom
+      ? suvPeakOf(peakFrom.candidates, geometry, pet, kernel, peakFrom.known)
+      : suvPeakOf(voxels, geometry, pet, kernel)
   const suvMaxVoxel = maxAt >= 0 ? voxelOf(maxAt, nx, ny) : ([NaN, NaN, NaN] as Vec3)
   const suvPeakVoxel = peak.at >= 0 ? voxelOf(peak.at, nx, ny) : ([NaN, NaN, NaN] as Vec3)
   const out: LesionMeasures = {
@@ -155,17 +162,24 @@ export function measureLesion(
  * can still reach the best mean so far (starting from the SUVmax voxel). The result, ties included
  * (the first centre in raster order wins), is that of evaluating every centre.
  */
-export function suvPeakOf(voxels: Int32Array, geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKernel): { suvPeak: number; at: number } {
+export function suvPeakOf(
+  voxels: Int32Array,
+  geometry: VolumeGeometry,
+  pet: SuvVoxels,
+  kernel: SphereKernel,
+  known: PeakCandidate = { suvPeak: -Infinity, at: -1 },
+): PeakCandidate {
   const count = voxels.length
-  if (count === 0) return { suvPeak: NaN, at: -1 }
+  if (count === 0) return known.at >= 0 ? known : { suvPeak: NaN, at: -1 }
   const mean = sphereMean(geometry, pet, kernel)
+  let best = known.suvPeak
+  let at = known.at
+  const better = (m: number, p: number): boolean => m > best || (m === best && (at < 0 || p < at))
   const bounds = count >= 32 ? boxMaxBounds(voxels, geometry, pet, kernel.halfWidth) : null
   if (!bounds) {
-    let best = -Infinity
-    let at = -1
     for (let t = 0; t < count; t++) {
       const m = mean(voxels[t])
-      if (m > best) {
+      if (better(m, voxels[t])) {
         best = m
         at = voxels[t]
       }
@@ -174,14 +188,17 @@ export function suvPeakOf(voxels: Int32Array, geometry: VolumeGeometry, pet: Suv
   }
   let start = 0
   for (let t = 1; t < count; t++) if (pet[voxels[t]] > pet[voxels[start]]) start = t
-  let best = mean(voxels[start])
-  let at = voxels[start]
+  const first = mean(voxels[start])
+  if (better(first, voxels[start])) {
+    best = first
+    at = voxels[start]
+  }
   for (let t = 0; t < count; t++) {
     // Slack: the mean is a rounded weighted sum and may exceed its bound by an ulp or two.
     if (t === start || bounds[t] < best - 1e-9 * Math.abs(best)) continue
     const p = voxels[t]
     const m = mean(p)
-    if (m > best || (m === best && p < at)) {
+    if (better(m, p)) {
       best = m
       at = p
     }
@@ -189,18 +206,20 @@ export function suvPeakOf(voxels: Int32Array, geometry: VolumeGeometry, pet: Suv
   return { suvPeak: best, at }
 }
 
-/**
- * The weighted mean of the sphere centred at voxel p (renormalised near the grid edge). Inside the
- * grid the kernel is walked row by row along axis 0 (contiguous PET reads).
- */
+/** A sphere centre (flat voxel index) and its mean; `at` -1 when none. */
+export interface PeakCandidate {
+  suvPeak: number
+  at: number
+}
+
+/** The weighted mean of the sphere centred at voxel p (renormalised near the grid edge). */
 function sphereMean(geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKernel): (p: number) => number {
   const [nx, ny, nz] = geometry.dims
   const slice = nx * ny
   const { offsets, weights, halfWidth: h, totalWeight } = kernel
   const m = weights.length
-  const rows = kernelRows(kernel, nx, ny)
-  const rowCount = rows.start.length
-  const { start: rowStart, first: rowFirst, length: rowLength } = rows
+  const flat = new Int32Array(m)
+  for (let t = 0; t < m; t++) flat[t] = offsets[3 * t] + nx * (offsets[3 * t + 1] + ny * offsets[3 * t + 2])
   const inverseTotal = 1 / totalWeight
   return (p: number): number => {
     const k = (p / slice) | 0
@@ -209,12 +228,7 @@ function sphereMean(geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKern
     const i = rest - j * nx
     if (i >= h[0] && i + h[0] < nx && j >= h[1] && j + h[1] < ny && k >= h[2] && k + h[2] < nz) {
       let s = 0
-      for (let r = 0; r < rowCount; r++) {
-        const base = p + rowStart[r]
-        const w0 = rowFirst[r]
-        const len = rowLength[r]
-        for (let u = 0; u < len; u++) s += weights[w0 + u] * pet[base + u]
-      }
+      for (let u = 0; u < m; u++) s += weights[u] * pet[p + flat[u]]
       return s * inverseTotal
     }
     let s = 0
@@ -224,34 +238,11 @@ function sphereMean(geometry: VolumeGeometry, pet: SuvVoxels, kernel: SphereKern
       const jj = j + offsets[3 * u + 1]
       const kk = k + offsets[3 * u + 2]
       if (ii < 0 || ii >= nx || jj < 0 || jj >= ny || kk < 0 || kk >= nz) continue
-      s += weights[u] * pet[ii + nx * (jj + ny * kk)]
+      s += weights[u] * pet[p + flat[u]]
       w += weights[u]
     }
     return s / w
   }
-}
-
-/**
- * The kernel's runs along axis 0: run r covers weights first[r] .. first[r] + length[r] - 1 and starts
- * at flat offset start[r] from the centre (the kernel lists offsets with axis 0 fastest, contiguous).
- */
-function kernelRows(kernel: SphereKernel, nx: number, ny: number): { start: Int32Array; first: Int32Array; length: Int32Array } {
-  const { offsets, weights } = kernel
-  const start: number[] = []
-  const first: number[] = []
-  const length: number[] = []
-  for (let u = 0; u < weights.length; u++) {
-    const r = length.length - 1
-    const continues = r >= 0 && offsets[3 * u + 1] === offsets[3 * (u - 1) + 1] && offsets[3 * u + 2] === offsets[3 * (u - 1) + 2] && offsets[3 * u] === offsets[3 * (u - 1)] + 1
-    if (continues) {
-      length[r]++
-    } else {
-      start.push(offsets[3 * u] + nx * (offsets[3 * u + 1] + ny * offsets[3 * u + 2]))
-      first.push(u)
-      length.push(1)
-    }
-  }
-  return { start: Int32Array.from(start), first: Int32Array.from(first), length: Int32Array.from(length) }
 }
 
 /**

@@ -11,6 +11,7 @@ import { loadStudyFromFiles, makeVolumeRecord, type LoadedStudy } from './loadSt
 import { detectStudyFiles, type StudyFiles } from './studyLayout'
 import type { VolumeRecord } from './volumeRecord'
 import type { MaskExportResult, SegmentResult } from '../../shared/api/contract'
+import type { MaskMeasures } from '../../shared/measures'
 import { listModelSets } from '../inference/modelSet/modelSetRegistry'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import type { Tracer } from '../../shared/study'
@@ -215,6 +216,26 @@ export class StudySession {
       this.tasks.delete(taskId)
       this.emit('progress', { taskId, label, fraction: 1, done: true })
     }
+  }
+
+  /** Lesion table, patient measures, and the autoPET metrics against a second mask, in a worker. */
+  async measures(maskVolumeId: string, referenceVolumeId: string | undefined, connectivity: 6 | 18 | 26): Promise<MaskMeasures> {
+    const study = this.requireStudy()
+    const mask = study.volumes.get(maskVolumeId)
+    if (!mask || mask.info.role !== 'mask') throw new InputError(maskVolumeId, 'is not a mask of the open study')
+    const reference = referenceVolumeId ? study.volumes.get(referenceVolumeId) : undefined
+    if (referenceVolumeId && (!reference || reference.info.role !== 'mask')) throw new InputError(referenceVolumeId, 'is not a mask of the open study')
+    const pet = study.volumes.get(study.info.pet.id)!
+    const started = performance.now()
+    const result = await workerPool.run('measureMask', {
+      mask: mask.voxels as Uint8Array,
+      geometry: mask.info.geometry,
+      pet: study.info.pet.unit === 'SUVbw' ? (pet.voxels as Float32Array) : undefined,
+      connectivity,
+      sulPerSuvbw: study.info.suv?.alternatives?.sulJamesPerSuvbw,
+      reference: reference ? { voxels: reference.voxels as Uint8Array, label: reference.info.label } : undefined,
+    })
+    return { ...result, maskVolumeId, seconds: (performance.now() - started) / 1000 }
   }
 
   cancelTask(taskId: string): boolean {

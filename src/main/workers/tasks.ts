@@ -7,6 +7,7 @@ import { makePhantomStudy } from '../demo/phantom'
 import { readDicomImageSeries } from '../io/dicom/readDicomSeries'
 import type { DicomSeriesSummary } from '../io/dicom/dicomTypes'
 import { segmentVolume, type SegmentRequest } from '../inference/segment/segmentVolume'
+import { measureMask, type MeasureMaskInput } from '../metrics/measureMask'
 
 /** Progress reporter handed to every task; `fraction` in [0, 1]. */
 export type ReportProgress = (fraction: number, message?: string) => void
@@ -36,6 +37,11 @@ export const tasks = {
   /** The whole ensemble inference of one study (cancelled cooperatively, between windows). */
   segment(input: SegmentRequest, progress: ReportProgress, signal: AbortSignal) {
     return segmentVolume(input, (fraction, message) => progress(fraction, message), signal)
+  },
+
+  /** Lesions of a mask (connected components) measured on the PET, and the autoPET metrics vs a reference. */
+  measureMask(input: MeasureMaskInput) {
+    return measureMask(input)
   },
 
   makePhantom(input: { tracer: 'FDG' | 'PSMA'; scale: 'demo' | 'small'; seed?: number }) {

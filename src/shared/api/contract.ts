@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { FileEntry, StudyInfo, VolumeInfo } from '../study'
 import type { VoxelArray } from '../volume'
+import type { MaskMeasures } from '../measures'
 
 /**
  * The one API between the renderer and the main-process services. Both transports (Electron IPC and
@@ -87,6 +88,14 @@ export const argumentSchemas = {
       webgpu: z.boolean().optional(),
     })
     .strict(),
+  /** Lesion and patient measures of a mask on the PET, and the autoPET metrics against a second mask. */
+  'study.measures': z
+    .object({
+      maskVolumeId: z.string().min(1),
+      referenceVolumeId: z.string().min(1).optional(),
+      connectivity: z.union([z.literal(6), z.literal(18), z.literal(26)]).default(18),
+    })
+    .strict(),
   /** Stop a running task (segmentation); its progress event ends with an error "cancelled". */
   'task.cancel': z.object({ taskId: z.string().min(1) }).strict(),
 } as const
@@ -164,6 +173,7 @@ export interface ApiResults {
   'files.list': DirectoryListing
   'models.list': ModelSetListing
   'models.add': ModelSetInfo
+  'study.measures': MaskMeasures
   'study.segment': SegmentResult
   'task.cancel': { cancelled: boolean }
 }

@@ -3,7 +3,7 @@ export type ShortcutAction =
   | 'ctSoftTissue' | 'ctLung' | 'ctBone'
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
-  | 'openStudy' | 'suvPanel' | 'saveMask' | 'help'
+  | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'help'
 
 export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id: ShortcutAction; action: string }[] = [
   { keys: '1', match: (e) => e.key === '1', id: 'ctSoftTissue', action: 'CT window: soft tissue (W400 L40)' },
@@ -24,6 +24,7 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: 'Ctrl+O', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'o', id: 'openStudy', action: 'Open study' },
   { keys: 'u', match: (e) => e.key === 'u', id: 'suvPanel', action: 'SUV panel (how SUV was computed; correct weight, dose, times)' },
   { keys: 'Ctrl+S', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's', id: 'saveMask', action: 'Save the mask (NIfTI, MHA, DICOM SEG)' },
+  { keys: 'l', match: (e) => e.key === 'l', id: 'lesionPanel', action: 'Show / hide the lesion table' },
   { keys: '?', match: (e) => e.key === '?' || e.key === 'h', id: 'help', action: 'This help' },
 ]
 

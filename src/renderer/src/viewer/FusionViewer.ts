@@ -134,6 +134,11 @@ export class FusionViewer {
     } finally {
       this.settingStudy--
     }
+    if (this.resizePending && this.settingStudy === 0) {
+      this.resizePending = false
+      this.engine?.resize(true, false)
+      this.setFocus(this.focus)
+    }
   }
 
   private settingStudy = 0
@@ -293,10 +298,20 @@ export class FusionViewer {
     return viewport.worldToCanvas(worldLps as Types.Point3) as [number, number]
   }
 
+  /** The views' elements changed size. During a study swap the resize waits for the swap to finish. */
   resize(): void {
+    if (this.settingStudy > 0) {
+      this.resizePending = true
+      return
+    }
+    // Cameras are refitted to the new size (kept cameras come out mis-zoomed when the aspect changes);
+    // the crosshair position is kept.
     this.engine?.resize(true, false)
-    this.redrawOverlays()
+    if (this.pet) this.setFocus(this.focus)
+    else this.redrawOverlays()
   }
+
+  private resizePending = false
 
   resetViews(): void {
     const engine = this.requireEngine()
