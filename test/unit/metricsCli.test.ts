@@ -98,7 +98,7 @@ describe('lesionlab evaluate', () => {
   it('two prediction sets against autoPET folders: cases, NaN as null, summaries per tracer, ranking, CSV and plots', async () => {
     const csv = join(tmp.dir, 'eval.csv')
     const plots = join(tmp.dir, 'plots')
-    const { code, out } = await capture(() => evaluateCommand.run(['--ref', ref, '--pred', predA, `--pred=${predB}`, '--json', '--csv', csv, '--plots', plots]))
+    const { code, out } = await capture(() => evaluateCommand.run(['--ref', ref, '--pred', predA, `--pred=${predB}`, '--json', '--csv', csv, '--plots', plots, '--measures']))
     expect(code).toBe(0)
     const r = JSON.parse(out) as {
       cases: CaseJson[]
@@ -181,14 +181,19 @@ describe('lesionlab evaluate', () => {
     expect(readFileSync(join(plots, 'dsc.svg'), 'utf8')).toContain('PSMA · nnunet-baseline')
   })
 
-  it('two single files: one case, no ranking; text output', async () => {
+  it('two single files: one case, no ranking; text output; no SUV measures unless asked', async () => {
     const { code, out } = await capture(() => evaluateCommand.run(['--pred', PSMA_DATACENTRIC, '--ref', PSMA_GT, '--json']))
     expect(code).toBe(0)
-    const r = JSON.parse(out) as { cases: CaseJson[]; summary: Record<string, unknown>; ranking?: unknown }
+    const r = JSON.parse(out) as { cases: CaseJson[]; summary: Record<string, unknown>; ranking?: unknown; rules: { suv_peak?: string } }
     expect(r.cases).toHaveLength(1)
+    expect(r.cases[0].patient_measures).toBeUndefined()
+    expect(r.rules.suv_peak).toBeUndefined()
     expect(r.cases[0].tracer).toBe('PSMA')
     expect(r.ranking).toBeUndefined()
     expect(Object.keys(r.summary)).toEqual(['datacentric-baseline-PRED'])
+    // Lesion measures on the SUV beside the reference only with --measures.
+    const folders = JSON.parse((await capture(() => evaluateCommand.run(['--ref', ref, '--pred', predA, '--json']))).out) as { cases: CaseJson[] }
+    expect(folders.cases.map((c) => c.patient_measures)).toEqual([undefined, undefined])
     const text = await capture(() => evaluateCommand.run(['--pred', PSMA_DATACENTRIC, '--ref', PSMA_GT]))
     expect(text.out).toMatch(/DSC/)
     expect(text.out).toMatch(/Summary/)

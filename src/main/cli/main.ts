@@ -3,6 +3,8 @@ import { suvCommand } from './commands/suv'
 import { convertCommand } from './commands/convert'
 import { modelCommand } from './commands/model'
 import { segmentCommand } from './commands/segment'
+import { evaluateCommand } from './commands/evaluate'
+import { statsCommand } from './commands/stats'
 import { UsageError } from './args'
 import { closeItkWorker } from '../io/itk/itkWorker'
 
@@ -13,7 +15,7 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand, modelCommand, segmentCommand]
+const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand, modelCommand, segmentCommand, evaluateCommand, statsCommand]
 
 function help(): string {
   return [

@@ -166,7 +166,7 @@ export interface CohortEvaluation {
 }
 
 export interface CohortOptions {
-  /** Measure lesions on the SUV image when one is found (default true). */
+  /** Measure lesions on the SUV image when one is found (default false: it reads every SUV image). */
   lesionMeasures?: boolean
   onCase?(done: number, total: number, caseName: string): void
 }
@@ -196,7 +196,7 @@ export async function evaluateCohort(refRoot: string, predRoots: readonly string
     }
     const suvPath = r.suvPath ?? wanted.map((w) => w.pair?.pred.suvPath).find(Boolean)
     let suv: Awaited<ReturnType<typeof readImageFile>> | undefined
-    if (suvPath && refImage && options.lesionMeasures !== false) {
+    if (suvPath && refImage && options.lesionMeasures === true) {
       suv = await readImageFile(suvPath).catch(() => undefined)
       if (suv && !sameGrid(suv.geometry, refImage.geometry, 0.01)) suv = undefined
     }

@@ -50,6 +50,10 @@ export class IncrementalLesions {
     private readonly geometry: VolumeGeometry,
     private readonly options: IncrementalOptions = {},
   ) {
+    const n = geometry.dims[0] * geometry.dims[1] * geometry.dims[2]
+    if (mask.length !== n || (options.pet && options.pet.length !== n)) {
+      throw new RangeError(`mask (${mask.length}) and PET (${options.pet?.length ?? 'none'}) must have the grid's ${n} voxels`)
+    }
     this.connectivity = options.connectivity ?? 18
     this.offsets = neighbourOffsets(this.connectivity)
     this.kernel = options.pet ? suvPeakKernel(geometry.spacingMm) : undefined
@@ -196,7 +200,7 @@ export class IncrementalLesions {
     }
 
     const result: LesionUpdate = { added: [], changed: [], removed: [] }
-    const oldPeaks = touched.map((id) => this.measures.get(id) as LesionMeasures)
+    const oldMeasures = touched.map((id) => this.measures.get(id) as LesionMeasures)
     for (const id of touched) {
       if (reused.has(id)) continue
       this.measures.delete(id)
@@ -221,7 +225,7 @@ export class IncrementalLesions {
         touched.forEach((_, t) => {
           if (peakComponent[t] !== c) return
           keeps[t] = 1
-          const m = oldPeaks[t]
+          const m = oldMeasures[t]
           const at = m.suvPeakVoxel[0] + nx * (m.suvPeakVoxel[1] + ny * m.suvPeakVoxel[2])
           if (m.suvPeak > known.suvPeak || (m.suvPeak === known.suvPeak && at < known.at)) {
             known.suvPeak = m.suvPeak
@@ -233,7 +237,7 @@ export class IncrementalLesions {
           const old = oldIds[t]
           if (old === 0 || keeps[touchedIndex[old]] === 0) candidates.push(order[t])
         }
-        peakFrom = { candidates: Int32Array.from(candidates).sort(), known }
+        peakFrom = { candidates: Int32Array.from(candidates), known }
       }
       this.measures.set(id, this.measure(id, voxels, peakFrom))
     }

@@ -156,11 +156,12 @@ export function measureLesion(
 }
 
 /**
- * The sliding weighted mean over the lesion's voxels. Exact branch and bound: a centre's weighted mean
- * cannot exceed the largest PET value under the sphere's bounding box, so the box maximum is found
- * for every centre by a separable max filter and the weighted sum is taken only where that bound
- * can still reach the best mean so far (starting from the SUVmax voxel). The result, ties included
- * (the first centre in raster order wins), is that of evaluating every centre.
+ * The sliding weighted mean over the lesion's voxels (`known`: the best over other centres, if any).
+ * Large lesions use an exact branch and bound: a centre's weighted mean cannot exceed the largest PET
+ * value under the sphere's bounding box, so that maximum is found for every centre by a separable max
+ * filter and the weighted sum is taken only where the bound can still reach the best mean so far
+ * (starting from the SUVmax voxel). The result, ties included (the first centre in raster order
+ * wins), is that of evaluating every centre.
  */
 export function suvPeakOf(
   voxels: Int32Array,
@@ -175,7 +176,9 @@ export function suvPeakOf(
   let best = known.suvPeak
   let at = known.at
   const better = (m: number, p: number): boolean => m > best || (m === best && (at < 0 || p < at))
-  const bounds = count >= 32 ? boxMaxBounds(voxels, geometry, pet, kernel.halfWidth) : null
+  // The box bound is loose (the box reaches well beyond the sphere): it pays only in lesions much
+  // larger than the sphere, whose hot core leaves most centres far below the peak.
+  const bounds = count >= 8 * kernel.weights.length ? boxMaxBounds(voxels, geometry, pet, kernel.halfWidth) : null
   if (!bounds) {
     for (let t = 0; t < count; t++) {
       const m = mean(voxels[t])

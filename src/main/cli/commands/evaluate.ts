@@ -20,16 +20,21 @@ export const METRICS_RULE =
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'autoPET III metrics (DSC, FPV, FNV, lesion detection) of predictions against reference masks; summaries and ranking',
-  usage: 'lesionlab evaluate --pred PATH [--pred PATH2 ...] --ref PATH [--json] [--csv FILE] [--plots DIR]',
+  usage:
+    'lesionlab evaluate --pred PATH [--pred PATH2 ...] --ref PATH [--json] [--csv FILE] [--plots DIR] [--measures]\n' +
+    '  PATH: a mask file, a folder of <case>.nii.gz (nnU-Net), or autoPET per-case folders (<case>/SEG.nii.gz,\n' +
+    '        predictions <case>/PRED.nii.gz); cases are matched by name, the tracer read from it (fdg_/psma_).\n' +
+    '  --measures: also measure lesions (18-connected) of both masks on the SUV image found beside the reference\n' +
+    '        (<case>/SUV.nii.gz or imagesTr/<case>_0001.nii.gz): patient TMTV, TLG, Dmax per case, and SUV histograms.',
   async run(argv) {
     const { preds, rest } = takeRepeated(argv, 'pred')
     const args = parseArgs(rest, ['ref', 'csv', 'plots'])
-    rejectUnknown(args, ['json'], this.usage)
+    rejectUnknown(args, ['json', 'measures'], this.usage)
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}\nUsage: ${this.usage}`)
     const ref = args.options.get('ref')
     if (!ref || preds.length === 0) throw new UsageError(`--ref and at least one --pred are needed\nUsage: ${this.usage}`)
 
-    const evaluation = await evaluateCohort(ref, preds)
+    const evaluation = await evaluateCohort(ref, preds, { lesionMeasures: args.flags.has('measures') })
     const report = toReport(evaluation)
     const csvPath = args.options.get('csv')
     if (csvPath) await writeFileAtomic(csvPath, new TextEncoder().encode(toCsvText(evaluation)))
