@@ -7,6 +7,7 @@ import { InputError } from '../../src/main/io/InputError'
 import { readNiftiFile } from '../../src/main/io/nifti/readNifti'
 import { readDicomImageSeries, scanDicom } from '../../src/main/io/dicom'
 import { dataPath, makeTempDir, STS_001_PET, STS_001_PET_MASK } from './helpers/data'
+import { uniformRandom as random } from '../../src/main/imaging/seededRandom'
 
 /**
  * Fuzzing the readers with truncated and byte-flipped copies of real files: each copy must give a
@@ -16,17 +17,6 @@ import { dataPath, makeTempDir, STS_001_PET, STS_001_PET_MASK } from './helpers/
 const tmp = makeTempDir('lesionlab-fuzz-')
 afterAll(() => tmp.cleanup())
 
-/** mulberry32: a seeded generator so every run fuzzes the same copies. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Half truncations at random lengths, half copies with 1-8 random bytes changed. */
 function mutations(original: Uint8Array, count: number, seed: number): Uint8Array[] {

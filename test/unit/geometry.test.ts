@@ -11,17 +11,8 @@ import {
   type Vec3,
   type VolumeGeometry,
 } from '../../src/shared/geometry'
+import { uniformRandom as seeded } from '../../src/main/imaging/seededRandom'
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A uniformly random rotation (from a random unit quaternion), as our column-per-axis layout. */
 function randomRotation(rnd: () => number): Mat3 {

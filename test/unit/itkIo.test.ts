@@ -11,6 +11,7 @@ import { writeMhaFile, writeNrrdFile } from '../../src/main/io/itk/writeItkImage
 import { closeItkWorker } from '../../src/main/io/itk/itkWorker'
 import { readImageFile, writeImageFile } from '../../src/main/io/readImage'
 import { bytesOf, dataPath, makeTempDir, STS_001_CT, STS_001_PET, STS_001_PET_MASK } from './helpers/data'
+import { uniformRandom as mulberry32 } from '../../src/main/imaging/seededRandom'
 
 const tmp = makeTempDir('lesionlab-itk-')
 afterAll(async () => {
@@ -23,16 +24,6 @@ const LIVER_SEG = dataPath('dcmqi-ct-seg-sr', 'liver_seg.nrrd')
 // ----------------------------------------------------------------------------------------------------
 // Helpers
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function geometryDifference(a: VolumeGeometry, b: VolumeGeometry): { dims: boolean; mm: number; direction: number } {
   let mm = 0

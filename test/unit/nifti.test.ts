@@ -9,6 +9,7 @@ import { InputError } from '../../src/main/io/InputError'
 import { readNiftiFile } from '../../src/main/io/nifti/readNifti'
 import { encodeNifti, writeNiftiFile } from '../../src/main/io/nifti/writeNifti'
 import { bytesOf, FDG_LABEL, makeTempDir, PSMA_LABEL, STS_001_CT, STS_001_PET, STS_001_PET_MASK } from './helpers/data'
+import { uniformRandom as seeded } from '../../src/main/imaging/seededRandom'
 
 const tmp = makeTempDir('lesionlab-nifti-')
 afterAll(() => tmp.cleanup())
@@ -122,16 +123,6 @@ function grid(directionLps: Mat3, dims: Vec3 = [13, 11, 7]): VolumeGeometry {
   return { dims, spacingMm: [0.8125, 1.37, 3.27], originLps: [-123.456, 56.789, -881.3], directionLps }
 }
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomVoxels(type: 'uint8' | 'int16' | 'float32', n: number, seed: number): VoxelArray {
   const rnd = seeded(seed)

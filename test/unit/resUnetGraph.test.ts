@@ -8,7 +8,7 @@ import { buildResUnetOnnx, RANDOM_INIT_MARK } from '../../src/main/inference/net
 import { blockParameterCounts, describeResUnet, parameterCount, type LayerDescription } from '../../src/main/inference/network/layerDescription'
 import { describeOnnxModel } from '../../src/main/inference/network/modelInfo'
 import { PAPER_RESUNET, PAPER_RESUNET_PARAMETERS, resUnetConfig, type ResUnetConfig } from '../../src/main/inference/network/resUnetConfig'
-import { mulberry32 } from '../../src/main/inference/network/seededInit'
+import { uniformRandom as mulberry32 } from '../../src/main/imaging/seededRandom'
 import { validateWeights, WeightMismatchError } from '../../src/main/inference/network/validateWeights'
 import { makeTempDir, REPO_ROOT } from './helpers/data'
 

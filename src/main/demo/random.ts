@@ -18,17 +18,9 @@ export interface Rng {
   normal(): number
 }
 
-/** Raw mulberry32: returns a function yielding uniform 32-bit unsigned integers. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
+/** Raw mulberry32: uniform 32-bit unsigned integers (see imaging/seededRandom.ts). */
+import { mulberry32 } from '../imaging/seededRandom'
+export { mulberry32 }
 
 /**
  * Derives independent seeds for separate purposes (lesions, CT noise, PET noise) from one user seed,

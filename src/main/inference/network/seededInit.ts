@@ -1,3 +1,4 @@
+import { uniformRandom } from '../../imaging/seededRandom'
 import type { LayerDescription, StateTensor } from './layerDescription'
 import { elementCount } from './layerDescription'
 
@@ -16,7 +17,7 @@ export function seededInitTensor(t: StateTensor, seed: number): Float32Array {
     case 'convTransposeWeight':
     case 'convTransposeBias': {
       const bound = 1 / Math.sqrt(t.fanIn ?? 1)
-      const rand = mulberry32(hashString(t.key) ^ seed)
+      const rand = uniformRandom(hashString(t.key) ^ seed)
       for (let i = 0; i < out.length; i++) out[i] = (2 * rand() - 1) * bound
       return out
     }
@@ -35,17 +36,6 @@ export function seededInitWeights(desc: LayerDescription, seed = 0): Map<string,
   return new Map(desc.tensors.map((t) => [t.key, seededInitTensor(t, seed)]))
 }
 
-/** A small fast PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** FNV-1a of a string, 32 bits. */
 function hashString(s: string): number {
