@@ -1,3 +1,4 @@
+import { mulberry32 } from '../imaging/seededRandom'
 /**
  * Seeded randomness for the synthetic phantom.
  *
@@ -19,7 +20,6 @@ export interface Rng {
 }
 
 /** Raw mulberry32: uniform 32-bit unsigned integers (see imaging/seededRandom.ts). */
-import { mulberry32 } from '../imaging/seededRandom'
 export { mulberry32 }
 
 /**
