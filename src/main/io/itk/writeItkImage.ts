@@ -1,6 +1,5 @@
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { replaceFileAtomically } from '../atomicWrite'
+import { resolve } from 'node:path'
 import { voxelCount, type VolumeGeometry } from '../../../shared/geometry'
 import type { VoxelArray } from '../../../shared/volume'
 import { itkImageFrom } from './itkImage'
@@ -42,39 +41,16 @@ async function writeViaItk(
     throw new Error(`${filePath}: ${voxels.length} voxels for a ${geometry.dims.join(' x ')} grid`)
   }
   const target = resolve(filePath)
-  for (const p of options.protectedPaths ?? []) {
-    if (resolve(p) === target) throw new Error(`${filePath}: refusing to overwrite an input file`)
-  }
-  if (options.overwrite === false && (await exists(target))) {
-    throw new Error(`${filePath}: already exists; choose another name`)
-  }
-  await mkdir(dirname(target), { recursive: true })
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp${ext}`)
-  try {
-    const timeoutMs = options.timeoutMs ?? 60_000 + voxels.byteLength / 5_000
-    try {
-      await runItk({ op: 'write', path: temp, image: itkImageFrom(geometry, voxels), compress: options.compress ?? true }, timeoutMs)
-    } catch (e) {
-      throw new Error(`${filePath}: could not write the image (${(e as Error).message})`)
-    }
-    const handle = await open(temp, 'r+')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, target)
-  } catch (e) {
-    await rm(temp, { force: true })
-    throw e
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p)
-    return true
-  } catch {
-    return false
-  }
+  const timeoutMs = options.timeoutMs ?? 60_000 + voxels.byteLength / 5_000
+  await replaceFileAtomically(
+    target,
+    async (temp) => {
+      try {
+        await runItk({ op: 'write', path: temp, image: itkImageFrom(geometry, voxels), compress: options.compress ?? true }, timeoutMs)
+      } catch (e) {
+        throw new Error(`${filePath}: could not write the image (${(e as Error).message})`)
+      }
+    },
+    { protectedPaths: options.protectedPaths, overwrite: options.overwrite, tempSuffix: ext },
+  )
 }

@@ -286,11 +286,6 @@ export class FusionViewer {
     return [...this.focus]
   }
 
-  /** Canvas-to-world for a view (exposed for tests and tools). */
-  worldAt(view: ViewName, canvasXY: [number, number]): Vec3 {
-    const viewport = this.requireEngine().getViewport(view)
-    return viewport.canvasToWorld(canvasXY as Types.Point2) as Vec3
-  }
 
   /** World-to-canvas (CSS pixels) for a view. */
   canvasAt(view: ViewName, worldLps: Vec3): [number, number] {
