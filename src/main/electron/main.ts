@@ -11,6 +11,8 @@ import { copySharedBuffers } from './ipcSafe'
  */
 const here = dirname(fileURLToPath(import.meta.url))
 setWorkerScript(join(here, 'taskWorker.js'))
+// Model sets that ship with the app: electron-builder copies resources/models beside the app.
+process.env.LESIONLAB_SHIPPED_MODELS ??= app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')
 
 const studyArg = process.argv.slice(app.isPackaged ? 1 : 2).find((a) => !a.startsWith('-') && a !== '.')
 const services = createAppServices({
