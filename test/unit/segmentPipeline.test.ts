@@ -52,7 +52,8 @@ beforeAll(async () => {
     writeFileSync(file, buildResUnetOnnx(describeResUnet(TINY), { convTranspose: 'native', batchNormMode: 'inference', seed }))
     return file
   })
-  await addModelSetFromFiles(folds, { name: 'tiny test set', config: TINY, intendedUse: 'demonstration', tracers: ['FDG'] })
+  await expect(addModelSetFromFiles(folds, { name: 'random refused', config: TINY })).rejects.toThrow(/randomly initialised/)
+  await addModelSetFromFiles(folds, { name: 'tiny test set', config: TINY, intendedUse: 'demonstration', tracers: ['FDG'], allowUntrained: true })
   services = createAppServices({ transport: 'websocket' })
   await services.dispatch('study.open', { path: study })
 })
@@ -112,7 +113,7 @@ describe('segmentation through the API', () => {
   it('end to end on the built-in phantom: the pipeline runs on the whole-body demo and its output lands on the PET grid', async () => {
     const oneFold = join(tmp.dir, 'one-fold.onnx')
     writeFileSync(oneFold, buildResUnetOnnx(describeResUnet(TINY), { convTranspose: 'native', batchNormMode: 'inference', seed: 3 }))
-    await addModelSetFromFiles([oneFold], { name: 'tiny one fold', config: TINY, intendedUse: 'demonstration', tracers: ['FDG'] })
+    await addModelSetFromFiles([oneFold], { name: 'tiny one fold', config: TINY, intendedUse: 'demonstration', tracers: ['FDG'], allowUntrained: true })
     const demo = (await services.dispatch('study.openDemo', { tracer: 'FDG' })) as { pet: { geometry: VolumeGeometry } }
     const result = (await services.dispatch('study.segment', { modelSetId: 'tiny-one-fold', device: 'cpu', threads: 2 })) as SegmentResult
     const auto = result.study.masks.find((m) => m.id === result.maskVolumeId)!

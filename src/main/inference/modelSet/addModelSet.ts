@@ -3,7 +3,7 @@ import { basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { InputError } from '../../io/InputError'
 import { loadCheckpointFile } from '../checkpoint/loadCheckpoint'
-import { buildResUnetOnnx } from '../network/buildOnnx'
+import { buildResUnetOnnx, RANDOM_INIT_MARK } from '../network/buildOnnx'
 import { describeResUnet, parameterCount } from '../network/layerDescription'
 import { describeOnnxModel } from '../network/modelInfo'
 import { PAPER_RESUNET, type ResUnetConfig } from '../network/resUnetConfig'
@@ -23,6 +23,8 @@ export interface AddModelSetOptions {
   webgpu?: boolean
   /** Where to create the set (default: the user's model folder). */
   root?: string
+  /** Tests only: accept randomly initialised graphs, which are never offered as models otherwise. */
+  allowUntrained?: boolean
   onProgress?: (message: string) => void
 }
 
@@ -53,6 +55,9 @@ export async function addModelSetFromFiles(files: string[], options: AddModelSet
         const summary = describeOnnxModel(bytes)
         if (!summary.inputs.some((i) => i.name === 'image') || !summary.outputs.some((o) => o.name === 'logits')) {
           throw new InputError(file, 'is not a LesionLab ResUNet graph (needs input "image" and output "logits")')
+        }
+        if (summary.metadata.weights?.startsWith(RANDOM_INIT_MARK) && !options.allowUntrained) {
+          throw new InputError(file, 'has randomly initialised weights: it is not a trained model and cannot be installed as one')
         }
         onnxBytes = { [summary.opTypes.ConvTranspose ? 'native' : 'subpixel']: bytes }
       } else {
