@@ -40,6 +40,9 @@ export interface StudyInfo {
   dicom?: DicomStudyChoice
   /** The folder the study was read from, to suggest where exports go. */
   folder?: string
+  /** The mask being corrected (a journaled copy; automatic and reference masks are never modified). */
+  workingMaskId?: string
+  review?: { state: 'unreviewed' | 'in progress' | 'done'; comment: string; lesions: LesionReview[] }
   masks: VolumeInfo[]
   /** Problems the reader worked around, phrased for the user. */
   warnings: string[]
@@ -73,4 +76,10 @@ export interface DicomStudyChoice {
   ctSeriesUid?: string
   /** SEG / RTSTRUCT series loaded as masks. */
   maskSeriesUids: string[]
+}
+
+/** A reader's verdict on one lesion, kept by its hottest voxel (lesion numbers change with edits). */
+export interface LesionReview {
+  suvMaxLps: [number, number, number]
+  state: 'unreviewed' | 'accepted' | 'rejected'
 }

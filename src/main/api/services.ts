@@ -45,6 +45,13 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
     },
     'study.segment': async ({ modelSetId, taskId, ...options }) => session.segment(modelSetId, options, taskId ?? `segment-${Date.now()}`),
     'study.measures': async ({ maskVolumeId, referenceVolumeId, connectivity }) => session.measures(maskVolumeId, referenceVolumeId, connectivity),
+    'edit.start': async ({ baseVolumeId }) => session.startEditing(baseVolumeId),
+    'edit.apply': async ({ op }) => session.applyEdit(op),
+    'edit.undo': async () => session.undoEdit(),
+    'edit.redo': async () => session.redoEdit(),
+    'edit.save': async () => session.saveEdits(),
+    'review.setLesion': async ({ pointLps, state }) => session.reviewLesion(pointLps, state),
+    'review.setStudy': async ({ state, comment }) => session.reviewStudy(state, comment),
     'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) }),
   }
 }

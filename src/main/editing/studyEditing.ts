@@ -9,7 +9,7 @@ import { appDataDir } from '../store/appDataDir'
 import { listMaskVersions } from './maskVersions'
 import {
   brushCircle, brushSphere, circleThroughSlices, componentAt, growLesion, inPlaneAxes, rectangleThroughSlices, thresholdGate,
-  type Axis, type GrowLimit, type GrowResult, type GrowRule,
+  type Axis, type GrowLimit, type GrowResult, type GrowRule, unionVoxels,
 } from './operations'
 import type { VoxelDiff } from './voxelDiff'
 import { JOURNAL_FILE, WorkingMask } from './workingMask'
@@ -149,17 +149,29 @@ export class StudyEditor {
 
   /** One brush dab (a sphere, or a circle on a view plane) at an LPS point. */
   brush(centreLps: Vec3, radiusMm: number, options: BrushOptions): Promise<EditResult | null> {
+    return this.brushStroke([centreLps], radiusMm, options)
+  }
+
+  /** A whole stroke (dabs along the pointer's path) as ONE operation: one journal record, one undo. */
+  brushStroke(centresLps: Vec3[], radiusMm: number, options: BrushOptions): Promise<EditResult | null> {
     if (!(radiusMm > 0)) throw new RangeError(`brush radius must be positive, got ${radiusMm}`)
+    if (centresLps.length === 0) throw new RangeError('a brush stroke needs at least one point')
     const label = paintValue(options.label)
     return this.edit(`${options.erase ? 'Erase' : 'Brush'} ${options.shape} ${radiusMm} mm`, () => {
-      const centre = this.toIndex(centreLps)
-      const { dims, spacingMm } = this.geometry
-      let voxels = options.shape === 'sphere'
-        ? brushSphere(dims, spacingMm, centre, radiusMm)
-        : brushCircle(dims, spacingMm, centre, radiusMm, options.planeNormalAxis ?? 2)
-      if (options.suvAbove !== undefined) voxels = thresholdGate(this.pet, voxels, options.suvAbove)
+      let voxels = this.brushVoxels(centresLps[0], radiusMm, options)
+      for (let n = 1; n < centresLps.length; n++) voxels = unionVoxels(voxels, this.brushVoxels(centresLps[n], radiusMm, options))
       return { voxels, value: options.erase ? 0 : label }
     })
+  }
+
+  /** The voxels one dab covers (SUV gate applied), NOT applied: for the live stroke preview. */
+  brushVoxels(centreLps: Vec3, radiusMm: number, options: BrushOptions): Int32Array {
+    const centre = this.toIndex(centreLps)
+    const { dims, spacingMm } = this.geometry
+    const voxels = options.shape === 'sphere'
+      ? brushSphere(dims, spacingMm, centre, radiusMm)
+      : brushCircle(dims, spacingMm, centre, radiusMm, options.planeNormalAxis ?? 2)
+    return options.suvAbove !== undefined ? thresholdGate(this.pet, voxels, options.suvAbove) : voxels
   }
 
   /** Region growing from a click, NOT applied: the voxels and threshold for a live preview. Null outside the grid. */
@@ -327,7 +339,7 @@ function paintValue(label: number | undefined): number {
 }
 
 /** A journal or a saved version already in the folder. */
-async function hasWorkingState(dir: string): Promise<boolean> {
+export async function hasWorkingState(dir: string): Promise<boolean> {
   let names: string[]
   try {
     names = await readdir(dir)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { SuvParameters } from '../../shared/suv'
-import type { Tracer } from '../../shared/study'
+import type { LesionReview, Tracer } from '../../shared/study'
 import { writeFileAtomic } from '../io/atomicWrite'
 import { appDataDir } from './appDataDir'
 
@@ -11,6 +11,7 @@ export interface StudySettings {
   /** Corrections to the SUV inputs (win over the DICOM header). */
   suvOverrides?: SuvParameters
   tracer?: Tracer
+  review?: { state: 'unreviewed' | 'in progress' | 'done'; comment: string; lesions: LesionReview[] }
   updatedAt?: string
 }
 

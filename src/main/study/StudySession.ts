@@ -12,6 +12,18 @@ import { detectStudyFiles, type StudyFiles } from './studyLayout'
 import type { VolumeRecord } from './volumeRecord'
 import type { MaskExportResult, SegmentResult } from '../../shared/api/contract'
 import type { MaskMeasures } from '../../shared/measures'
+import type { ApiParsedArgs, EditResponse } from '../../shared/api/contract'
+import type { Vec3 } from '../../shared/geometry'
+import type { LesionReview } from '../../shared/study'
+import { Correction, loadReview, setLesionReview } from './correction'
+import type { GrowRule } from '../editing/operations/growRegion'
+
+type EditOperation = ApiParsedArgs<'edit.apply'>['op']
+
+/** 41 % of the local SUVmax unless a percentage or an absolute SUV is given. */
+function growRule(op: { percent?: number; suv?: number }): GrowRule {
+  return op.suv !== undefined ? { kind: 'absolute', suv: op.suv } : { kind: 'percentOfMax', percent: op.percent ?? 41 }
+}
 import { listModelSets } from '../inference/modelSet/modelSetRegistry'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import type { Tracer } from '../../shared/study'
@@ -83,6 +95,7 @@ export const CT_OUTSIDE_HU = -1024
 export class StudySession {
   private study: LoadedStudy | null = null
   private tasks = new Map<string, AbortController>()
+  private correction: Correction | null = null
   private ctOnPetGrid: Promise<VolumeRecord> | null = null
   private resampleAbort: AbortController | null = null
 
@@ -238,6 +251,85 @@ export class StudySession {
     return { ...result, maskVolumeId, seconds: (performance.now() - started) / 1000 }
   }
 
+  /** Begin correcting (a journaled working copy of the automatic mask, or of the mask given). */
+  async startEditing(baseVolumeId: string | undefined): Promise<StudyInfo> {
+    const study = this.requireStudy()
+    if (!this.correction) this.correction = await Correction.start(study, baseVolumeId)
+    return study.info
+  }
+
+  async applyEdit(op: EditOperation): Promise<EditResponse | null> {
+    const c = this.requireCorrection()
+    const rule = op.kind === 'growPreview' || op.kind === 'growAccept' ? growRule(op) : undefined
+    switch (op.kind) {
+      case 'brush':
+        return c.response(await c.editor.brushStroke(op.centresLps, op.radiusMm, { shape: op.shape, planeNormalAxis: op.planeNormalAxis, erase: op.erase, suvAbove: op.suvAbove }))
+      case 'brushPreview': {
+        const voxels = c.editor.brushVoxels(op.centreLps, op.radiusMm, { shape: op.shape, planeNormalAxis: op.planeNormalAxis, suvAbove: op.suvAbove })
+        return { volumeId: c.volumeId, runs: new Int32Array(0), after: new Uint8Array(0), preview: { voxels, thresholdSuv: op.suvAbove ?? 0, localMaxSuv: 0, truncated: false } }
+      }
+      case 'growPreview': {
+        const preview = c.editor.growPreview(op.pointLps, rule!)
+        if (!preview) return null
+        return { volumeId: c.volumeId, runs: new Int32Array(0), after: new Uint8Array(0), preview: { voxels: preview.voxels, thresholdSuv: preview.thresholdSuv, localMaxSuv: preview.localMaxSuv, truncated: preview.truncated } }
+      }
+      case 'growAccept':
+        return c.response(await c.editor.growAccept(op.pointLps, rule!))
+      case 'deleteAt':
+        return c.response(await c.editor.deleteLesionAt(op.pointLps))
+      case 'scissors':
+        return c.response(
+          await c.editor.scissors({ shape: 'rectangle', cornerALps: op.cornerALps, cornerBLps: op.cornerBLps, planeNormalAxis: op.planeNormalAxis, mode: op.mode, slices: op.allSlices ? 'all' : 'slice' }),
+        )
+    }
+  }
+
+  async undoEdit(): Promise<EditResponse | null> {
+    const c = this.requireCorrection()
+    return c.response(await c.editor.undo())
+  }
+
+  async redoEdit(): Promise<EditResponse | null> {
+    const c = this.requireCorrection()
+    return c.response(await c.editor.redo())
+  }
+
+  async saveEdits(): Promise<{ version: number }> {
+    const c = this.requireCorrection()
+    return { version: await c.editor.saveVersion({ savedBy: 'LesionLab', studyName: this.requireStudy().info.name }) }
+  }
+
+  /** Accept or reject a lesion of the working mask (rejecting removes it from the mask). */
+  async reviewLesion(pointLps: Vec3, state: LesionReview['state']): Promise<{ lesionReviews: LesionReview[]; edit: EditResponse | null }> {
+    const study = this.requireStudy()
+    const c = this.requireCorrection()
+    const edit = state === 'rejected' ? c.response(await c.editor.deleteLesionAt(pointLps)) : null
+    const review = await loadReview(this.settings, study.key)
+    const tolerance = Math.max(...study.info.pet.geometry.spacingMm)
+    const lesions = setLesionReview(review.lesions, pointLps, state, tolerance)
+    await this.saveReview(study, { ...review, lesions, state: review.state === 'unreviewed' ? 'in progress' : review.state })
+    return { lesionReviews: lesions, edit }
+  }
+
+  async reviewStudy(state: 'unreviewed' | 'in progress' | 'done', comment: string): Promise<StudyInfo> {
+    const study = this.requireStudy()
+    const review = await loadReview(this.settings, study.key)
+    await this.saveReview(study, { ...review, state, comment })
+    return study.info
+  }
+
+  private async saveReview(study: LoadedStudy, review: NonNullable<StudyInfo['review']>): Promise<void> {
+    const settings = await this.settings.load(study.key)
+    await this.settings.save(study.key, { ...settings, review })
+    study.info = { ...study.info, review }
+  }
+
+  private requireCorrection(): Correction {
+    this.requireStudy()
+    if (!this.correction) throw new InputError('study', 'no correction has been started: start editing first')
+    return this.correction
+  }
+
   cancelTask(taskId: string): boolean {
     const task = this.tasks.get(taskId)
     task?.abort()
@@ -367,12 +459,22 @@ export class StudySession {
     return this.adopt(await loadStudyFromFiles(files))
   }
 
-  private adopt(study: LoadedStudy): StudyInfo {
+  private async adopt(study: LoadedStudy): Promise<StudyInfo> {
     this.resampleAbort?.abort()
+    const previous = this.correction
+    this.correction = null
+    await previous?.close()
     this.study = study
     this.ctOnPetGrid = null
     // Start the one-grid CT now so it is ready when statistics or the model ask for it.
     if (study.info.ct) this.ctOnPetGridVolume().catch(() => undefined)
+    // A correction left on disk (another session, or a crash) comes back as it was.
+    this.correction = await Correction.resume(study)
+    if (this.correction && this.correction.editor.replay.tornTailBytes > 0) {
+      study.info.warnings.push('The app stopped during an edit; that last stroke was not saved. Everything before it was restored.')
+    }
+    study.info = { ...study.info, review: await loadReview(this.settings, study.key) }
     return study.info
   }
+
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { FileEntry, StudyInfo, VolumeInfo } from '../study'
 import type { VoxelArray } from '../volume'
 import type { MaskMeasures } from '../measures'
+import type { LesionReview } from '../study'
 
 /**
  * The one API between the renderer and the main-process services. Both transports (Electron IPC and
@@ -96,6 +97,30 @@ export const argumentSchemas = {
       connectivity: z.union([z.literal(6), z.literal(18), z.literal(26)]).default(18),
     })
     .strict(),
+  /** Start (or resume) correcting: a working copy of a mask (the automatic one by default), journaled to disk. */
+  'edit.start': z.object({ baseVolumeId: z.string().min(1).optional() }).strict(),
+  /** One editing operation on the working mask; positions in LPS mm. */
+  'edit.apply': z
+    .object({
+      op: z.discriminatedUnion('kind', [
+        /** A whole stroke: one operation, one undo step. */
+        z.object({ kind: z.literal('brush'), centresLps: z.array(z.tuple([z.number(), z.number(), z.number()])).min(1).max(10_000), radiusMm: z.number().positive().max(200), shape: z.enum(['sphere', 'circle']), planeNormalAxis: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(), erase: z.boolean().optional(), suvAbove: z.number().optional() }).strict(),
+        /** The voxels one dab would cover, for the live stroke preview (nothing is applied). */
+        z.object({ kind: z.literal('brushPreview'), centreLps: z.tuple([z.number(), z.number(), z.number()]), radiusMm: z.number().positive().max(200), shape: z.enum(['sphere', 'circle']), planeNormalAxis: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(), suvAbove: z.number().optional() }).strict(),
+        z.object({ kind: z.literal('growPreview'), pointLps: z.tuple([z.number(), z.number(), z.number()]), percent: z.number().min(1).max(100).optional(), suv: z.number().positive().optional() }).strict(),
+        z.object({ kind: z.literal('growAccept'), pointLps: z.tuple([z.number(), z.number(), z.number()]), percent: z.number().min(1).max(100).optional(), suv: z.number().positive().optional() }).strict(),
+        z.object({ kind: z.literal('deleteAt'), pointLps: z.tuple([z.number(), z.number(), z.number()]) }).strict(),
+        z.object({ kind: z.literal('scissors'), cornerALps: z.tuple([z.number(), z.number(), z.number()]), cornerBLps: z.tuple([z.number(), z.number(), z.number()]), planeNormalAxis: z.union([z.literal(0), z.literal(1), z.literal(2)]), mode: z.enum(['erase', 'fill']), allSlices: z.boolean().optional() }).strict(),
+      ]),
+    })
+    .strict(),
+  'edit.undo': z.object({}).strict(),
+  'edit.redo': z.object({}).strict(),
+  /** Save the working mask as a new version (never overwriting one). */
+  'edit.save': z.object({}).strict(),
+  /** Review state of a lesion of the working mask (rejecting removes it) or of the study. */
+  'review.setLesion': z.object({ pointLps: z.tuple([z.number(), z.number(), z.number()]), state: z.enum(['unreviewed', 'accepted', 'rejected']) }).strict(),
+  'review.setStudy': z.object({ state: z.enum(['unreviewed', 'in progress', 'done']), comment: z.string().max(10_000) }).strict(),
   /** Stop a running task (segmentation); its progress event ends with an error "cancelled". */
   'task.cancel': z.object({ taskId: z.string().min(1) }).strict(),
 } as const
@@ -160,6 +185,17 @@ export interface SegmentResult {
   seconds: number
 }
 
+/** What an edit changed, for the renderer to patch its copy of the working mask. */
+export interface EditResponse {
+  volumeId: string
+  runs: Int32Array
+  after: Uint8Array
+  undoLabel?: string
+  redoLabel?: string
+  /** growPreview / brushPreview: the voxels that accepting would change (not applied), and the grow threshold. */
+  preview?: { voxels: Int32Array; thresholdSuv: number; localMaxSuv: number; truncated: boolean }
+}
+
 export interface ApiResults {
   'app.info': AppInfo
   'study.openDemo': StudyInfo
@@ -174,6 +210,13 @@ export interface ApiResults {
   'models.list': ModelSetListing
   'models.add': ModelSetInfo
   'study.measures': MaskMeasures
+  'edit.start': StudyInfo
+  'edit.apply': EditResponse | null
+  'edit.undo': EditResponse | null
+  'edit.redo': EditResponse | null
+  'edit.save': { version: number }
+  'review.setLesion': { lesionReviews: LesionReview[]; edit: EditResponse | null }
+  'review.setStudy': StudyInfo
   'study.segment': SegmentResult
   'task.cancel': { cancelled: boolean }
 }

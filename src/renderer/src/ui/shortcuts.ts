@@ -4,6 +4,8 @@ export type ShortcutAction =
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
   | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'help'
+  | 'toolNavigate' | 'toolBrush' | 'toolEraser' | 'toolGrow' | 'toolDelete' | 'toolScissors'
+  | 'brushSmaller' | 'brushLarger' | 'undo' | 'redo' | 'acceptPreview' | 'nextUnreviewed' | 'acceptLesion' | 'rejectLesion'
 
 export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id: ShortcutAction; action: string }[] = [
   { keys: '1', match: (e) => e.key === '1', id: 'ctSoftTissue', action: 'CT window: soft tissue (W400 L40)' },
@@ -19,18 +21,32 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: 'c', match: (e) => e.key === 'c', id: 'viewCoronal', action: 'Coronal view only' },
   { keys: 's', match: (e) => e.key === 's', id: 'viewSagittal', action: 'Sagittal view only' },
   { keys: 'p', match: (e) => e.key === 'p', id: 'viewMip', action: 'PET MIP only' },
-  { keys: 'g', match: (e) => e.key === 'g', id: 'viewGrid', action: 'All four views' },
+  { keys: 'v', match: (e) => e.key === 'v', id: 'viewGrid', action: 'All four views' },
   { keys: 'r', match: (e) => e.key === 'r', id: 'resetViews', action: 'Reset zoom and pan' },
   { keys: 'Ctrl+O', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'o', id: 'openStudy', action: 'Open study' },
   { keys: 'u', match: (e) => e.key === 'u', id: 'suvPanel', action: 'SUV panel (how SUV was computed; correct weight, dose, times)' },
   { keys: 'Ctrl+S', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's', id: 'saveMask', action: 'Save the mask (NIfTI, MHA, DICOM SEG)' },
   { keys: 'l', match: (e) => e.key === 'l', id: 'lesionPanel', action: 'Show / hide the lesion table' },
+  { keys: 'Esc', match: (e) => e.key === 'Escape', id: 'toolNavigate', action: 'Navigate (no editing tool); drops a grow preview' },
+  { keys: 'b', match: (e) => e.key === 'b', id: 'toolBrush', action: 'Brush (paint the working mask; SUV gate optional)' },
+  { keys: 'e', match: (e) => e.key === 'e', id: 'toolEraser', action: 'Eraser' },
+  { keys: 'g', match: (e) => e.key === 'g' && !e.ctrlKey, id: 'toolGrow', action: 'Grow a lesion from a click (41 % / 50 % of local SUVmax); click again or Enter to accept' },
+  { keys: 'd', match: (e) => e.key === 'd', id: 'toolDelete', action: 'Delete the lesion under a click' },
+  { keys: 'k', match: (e) => e.key === 'k' && !e.ctrlKey, id: 'toolScissors', action: 'Scissors: drag a rectangle to erase (Shift: fill), this slice or all slices' },
+  { keys: '[ / ]', match: (e) => e.key === '[', id: 'brushSmaller', action: 'Brush smaller / larger' },
+  { keys: '', match: (e) => e.key === ']', id: 'brushLarger', action: '' },
+  { keys: 'Ctrl+Z', match: (e) => (e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'z', id: 'undo', action: 'Undo' },
+  { keys: 'Ctrl+Y / Ctrl+Shift+Z', match: (e) => (e.ctrlKey || e.metaKey) && (e.key.toLowerCase() === 'y' || (e.shiftKey && e.key.toLowerCase() === 'z')), id: 'redo', action: 'Redo' },
+  { keys: 'Enter', match: (e) => e.key === 'Enter', id: 'acceptPreview', action: 'Accept the grow preview' },
+  { keys: 'n', match: (e) => e.key === 'n', id: 'nextUnreviewed', action: 'Next unreviewed lesion' },
+  { keys: 'y / x', match: (e) => e.key === 'y' && !e.ctrlKey, id: 'acceptLesion', action: 'Accept / reject the selected lesion (rejecting removes it)' },
+  { keys: '', match: (e) => e.key === 'x', id: 'rejectLesion', action: '' },
   { keys: '?', match: (e) => e.key === '?' || e.key === 'h', id: 'help', action: 'This help' },
 ]
 
 export function shortcutFor(e: KeyboardEvent): ShortcutAction | undefined {
   const target = e.target as HTMLElement | null
   if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')) return undefined
-  if ((e.ctrlKey || e.metaKey) && !['o', 's'].includes(e.key.toLowerCase())) return undefined
+  if ((e.ctrlKey || e.metaKey) && !['o', 's', 'z', 'y'].includes(e.key.toLowerCase())) return undefined
   return SHORTCUTS.find((s) => s.match(e))?.id
 }

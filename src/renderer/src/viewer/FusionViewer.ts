@@ -29,6 +29,16 @@ export type ViewName = 'axial' | 'coronal' | 'sagittal' | 'mip'
 export const VIEW_NAMES: ViewName[] = ['axial', 'coronal', 'sagittal', 'mip']
 const ORTHO_VIEWS: ViewName[] = ['axial', 'coronal', 'sagittal']
 
+export interface EditPointerEvent {
+  view: ViewName
+  worldLps: Vec3
+  viewPlaneNormal: Vec3
+  shiftKey: boolean
+}
+
+/** Returns true on 'down' to take the gesture (the crosshair then stays put). */
+export type EditPointerHandler = (phase: 'down' | 'move' | 'up', event: EditPointerEvent) => boolean
+
 export interface ProbeReading {
   view: ViewName
   worldLps: Vec3
@@ -136,8 +146,7 @@ export class FusionViewer {
     }
     if (this.resizePending && this.settingStudy === 0) {
       this.resizePending = false
-      this.engine?.resize(true, false)
-      this.setFocus(this.focus)
+      this.resize()
     }
   }
 
@@ -300,9 +309,15 @@ export class FusionViewer {
       return
     }
     // Cameras are refitted to the new size (kept cameras come out mis-zoomed when the aspect changes);
-    // the crosshair position is kept.
-    this.engine?.resize(true, false)
-    if (this.pet) this.setFocus(this.focus)
+    // the crosshair position is kept: the refit's camera events are not the reader scrolling.
+    const focus = this.getFocus()
+    this.settingStudy++
+    try {
+      this.engine?.resize(true, false)
+    } finally {
+      this.settingStudy--
+    }
+    if (this.pet) this.setFocus(focus)
     else this.redrawOverlays()
   }
 
@@ -379,6 +394,7 @@ export class FusionViewer {
 
   private onPointerDown(name: ViewName, e: MouseEvent): void {
     if (e.button !== 0 || !this.pet) return
+    if (name !== 'mip' && this.editPointer && this.startEditGesture(name, e)) return
     const move = (ev: MouseEvent): void => this.focusFromPointer(name, ev)
     const up = (): void => {
       window.removeEventListener('mousemove', move)
@@ -390,6 +406,66 @@ export class FusionViewer {
       window.addEventListener('mousemove', move)
       window.addEventListener('mouseup', up)
     }
+  }
+
+  /** An editing tool takes the left button on the orthogonal views (the crosshair stays put). */
+  editPointer: EditPointerHandler | null = null
+
+  private startEditGesture(name: ViewName, e: MouseEvent): boolean {
+    const handler = this.editPointer!
+    const at = (ev: MouseEvent): EditPointerEvent | null => {
+      const world = this.pointerWorld(name, ev)
+      if (!world) return null
+      const viewport = this.requireEngine().getViewport(name) as Types.IVolumeViewport
+      return { view: name, worldLps: world, viewPlaneNormal: viewport.getCamera().viewPlaneNormal as Vec3, shiftKey: ev.shiftKey }
+    }
+    const first = at(e)
+    if (!first || !handler('down', first)) return false
+    e.preventDefault()
+    const move = (ev: MouseEvent): void => {
+      const p = at(ev)
+      if (p) handler('move', p)
+    }
+    const up = (ev: MouseEvent): void => {
+      window.removeEventListener('mousemove', move)
+      window.removeEventListener('mouseup', up)
+      const p = at(ev)
+      handler('up', p ?? first)
+    }
+    window.addEventListener('mousemove', move)
+    window.addEventListener('mouseup', up)
+    return true
+  }
+
+  /**
+   * Write changed voxels into the shown labelmap (edits arrive as runs of flat indices with their new
+   * values) and redraw; `keep` also updates the study's copy of the mask (a preview does not).
+   */
+  patchMask(runs: Int32Array, values: Uint8Array | number, target?: Uint8Array): void {
+    if (!this.maskSegmentationId) return
+    const volume = cache.getVolume(this.maskSegmentationId)
+    const vm = volume?.voxelManager
+    if (!vm) return
+    let v = 0
+    for (let r = 0; r < runs.length; r += 2) {
+      const start = runs[r]
+      const end = start + runs[r + 1]
+      for (let i = start; i < end; i++, v++) {
+        const value = typeof values === 'number' ? values : values[v]
+        vm.setAtIndex(i, value)
+        if (target) target[i] = value
+      }
+    }
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.maskSegmentationId)
+    this.scheduleRender(ORTHO_VIEWS)
+  }
+
+  /** Current labelmap values at flat indices (to restore after a preview). */
+  maskValuesAt(indices: Int32Array): Uint8Array {
+    const out = new Uint8Array(indices.length)
+    const vm = this.maskSegmentationId ? cache.getVolume(this.maskSegmentationId)?.voxelManager : undefined
+    if (vm) for (let n = 0; n < indices.length; n++) out[n] = Number(vm.getAtIndex(indices[n]) ?? 0)
+    return out
   }
 
   private focusFromPointer(name: ViewName, e: MouseEvent): void {
