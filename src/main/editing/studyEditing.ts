@@ -9,7 +9,7 @@ import { appDataDir } from '../store/appDataDir'
 import { listMaskVersions } from './maskVersions'
 import {
   brushCircle, brushSphere, circleThroughSlices, componentAt, growLesion, inPlaneAxes, rectangleThroughSlices, thresholdGate,
-  type Axis, type GrowLimit, type GrowResult, type GrowRule, unionVoxels,
+  type Axis, type GrowLimit, type GrowResult, type GrowRule, unionVoxels, splitLesion,
 } from './operations'
 import type { VoxelDiff } from './voxelDiff'
 import { JOURNAL_FILE, WorkingMask } from './workingMask'
@@ -197,6 +197,41 @@ export class StudyEditor {
       const seed = this.seedOf(pointLps)
       if (!seed) return { voxels: new Int32Array(0), value: 0 }
       return { voxels: componentAt(this.working.mask, this.geometry.dims, seed, this.connectivity), value: 0 }
+    })
+  }
+
+  /**
+   * Split the lesion under A in two, each voxel going to the nearer of A and B along paths inside the
+   * lesion (geodesic); on a binary mask the voxels of B's part that touch A's part are erased.
+   */
+  splitAt(pointALps: Vec3, pointBLps: Vec3): Promise<EditResult | null> {
+    return this.edit('Split lesion', () => {
+      const a = this.seedOf(pointALps)
+      const b = this.seedOf(pointBLps)
+      if (!a || !b) return { voxels: new Int32Array(0), value: 0 }
+      const component = componentAt(this.working.mask, this.geometry.dims, a, this.connectivity)
+      const parts = splitLesion(this.geometry.dims, component, { kind: 'seeds', seeds: [a, b], metric: 'geodesic' }, this.geometry.spacingMm, this.connectivity)
+      return { voxels: parts.boundary, value: 0 }
+    })
+  }
+
+  /** Join the lesions under A and B: a one-voxel-wide bridge painted along the straight line between them. */
+  mergeAt(pointALps: Vec3, pointBLps: Vec3, label?: number): Promise<EditResult | null> {
+    const value = paintValue(label)
+    return this.edit('Merge lesions', () => {
+      const { dims, spacingMm } = this.geometry
+      const a = this.toIndex(pointALps)
+      const b = this.toIndex(pointBLps)
+      const lengthMm = Math.hypot(...[0, 1, 2].map((k) => (b[k] - a[k]) * spacingMm[k]))
+      const radiusMm = Math.max(...spacingMm) * 0.75
+      const steps = Math.max(1, Math.ceil(lengthMm / (radiusMm / 2)))
+      let voxels: Int32Array = new Int32Array(0)
+      for (let n = 0; n <= steps; n++) {
+        const t = n / steps
+        const p: Vec3 = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2])]
+        voxels = unionVoxels(voxels, brushSphere(dims, spacingMm, p, radiusMm))
+      }
+      return { voxels, value }
     })
   }
 

@@ -16,6 +16,8 @@ import type { ApiParsedArgs, EditResponse } from '../../shared/api/contract'
 import type { Vec3 } from '../../shared/geometry'
 import type { LesionReview } from '../../shared/study'
 import { Correction, loadReview, setLesionReview } from './correction'
+import { lesionRow } from '../metrics/measureMask'
+import { SUVPEAK_RULE } from '../metrics/lesionStats'
 import type { GrowRule } from '../editing/operations/growRegion'
 
 type EditOperation = ApiParsedArgs<'edit.apply'>['op']
@@ -240,7 +242,14 @@ export class StudySession {
     if (referenceVolumeId && (!reference || reference.info.role !== 'mask')) throw new InputError(referenceVolumeId, 'is not a mask of the open study')
     const pet = study.volumes.get(study.info.pet.id)!
     const started = performance.now()
+    // The working correction's measures are kept up to date incrementally by its editor (only the
+    // lesions an edit touched are recomputed); the rest is measured from scratch in a worker.
+    const editor = this.correction?.volumeId === maskVolumeId && connectivity === 18 ? this.correction.editor : null
+    if (editor && !reference) {
+      return { maskVolumeId, connectivity, lesions: editor.lesions().map(lesionRow), patient: editor.patient(), suvPeakRule: SUVPEAK_RULE, seconds: (performance.now() - started) / 1000 }
+    }
     const result = await workerPool.run('measureMask', {
+      lesionMeasures: !editor,
       mask: mask.voxels as Uint8Array,
       geometry: mask.info.geometry,
       pet: study.info.pet.unit === 'SUVbw' ? (pet.voxels as Float32Array) : undefined,
@@ -248,6 +257,7 @@ export class StudySession {
       sulPerSuvbw: study.info.suv?.alternatives?.sulJamesPerSuvbw,
       reference: reference ? { voxels: reference.voxels as Uint8Array, label: reference.info.label } : undefined,
     })
+    if (editor) return { ...result, lesions: editor.lesions().map(lesionRow), patient: editor.patient(), maskVolumeId, seconds: (performance.now() - started) / 1000 }
     return { ...result, maskVolumeId, seconds: (performance.now() - started) / 1000 }
   }
 
@@ -277,6 +287,14 @@ export class StudySession {
         return c.response(await c.editor.growAccept(op.pointLps, rule!))
       case 'deleteAt':
         return c.response(await c.editor.deleteLesionAt(op.pointLps))
+      case 'splitAt':
+        return c.response(await c.editor.splitAt(op.pointALps, op.pointBLps))
+      case 'mergeAt':
+        return c.response(await c.editor.mergeAt(op.pointALps, op.pointBLps))
+      case 'scissorsCircle':
+        return c.response(
+          await c.editor.scissors({ shape: 'circle', centreLps: op.centreLps, radiusMm: op.radiusMm, planeNormalAxis: op.planeNormalAxis, mode: op.mode, slices: op.allSlices ? 'all' : 'slice' }),
+        )
       case 'scissors':
         return c.response(
           await c.editor.scissors({ shape: 'rectangle', cornerALps: op.cornerALps, cornerBLps: op.cornerBLps, planeNormalAxis: op.planeNormalAxis, mode: op.mode, slices: op.allSlices ? 'all' : 'slice' }),

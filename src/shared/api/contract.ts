@@ -110,6 +110,9 @@ export const argumentSchemas = {
         z.object({ kind: z.literal('growPreview'), pointLps: z.tuple([z.number(), z.number(), z.number()]), percent: z.number().min(1).max(100).optional(), suv: z.number().positive().optional() }).strict(),
         z.object({ kind: z.literal('growAccept'), pointLps: z.tuple([z.number(), z.number(), z.number()]), percent: z.number().min(1).max(100).optional(), suv: z.number().positive().optional() }).strict(),
         z.object({ kind: z.literal('deleteAt'), pointLps: z.tuple([z.number(), z.number(), z.number()]) }).strict(),
+        z.object({ kind: z.literal('splitAt'), pointALps: z.tuple([z.number(), z.number(), z.number()]), pointBLps: z.tuple([z.number(), z.number(), z.number()]) }).strict(),
+        z.object({ kind: z.literal('mergeAt'), pointALps: z.tuple([z.number(), z.number(), z.number()]), pointBLps: z.tuple([z.number(), z.number(), z.number()]) }).strict(),
+        z.object({ kind: z.literal('scissorsCircle'), centreLps: z.tuple([z.number(), z.number(), z.number()]), radiusMm: z.number().positive().max(500), planeNormalAxis: z.union([z.literal(0), z.literal(1), z.literal(2)]), mode: z.enum(['erase', 'fill']), allSlices: z.boolean().optional() }).strict(),
         z.object({ kind: z.literal('scissors'), cornerALps: z.tuple([z.number(), z.number(), z.number()]), cornerBLps: z.tuple([z.number(), z.number(), z.number()]), planeNormalAxis: z.union([z.literal(0), z.literal(1), z.literal(2)]), mode: z.enum(['erase', 'fill']), allSlices: z.boolean().optional() }).strict(),
       ]),
     })

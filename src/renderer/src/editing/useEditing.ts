@@ -5,7 +5,7 @@ import type { StudyInfo } from '../../../shared/study'
 import type { StudyVolumes } from '../study/useStudy'
 import type { EditPointerEvent, FusionViewer } from '../viewer/FusionViewer'
 
-export type EditTool = 'navigate' | 'brush' | 'eraser' | 'grow' | 'delete' | 'scissors'
+export type EditTool = 'navigate' | 'brush' | 'eraser' | 'grow' | 'delete' | 'scissors' | 'split' | 'merge'
 
 interface Preview {
   pointLps: Vec3
@@ -44,7 +44,11 @@ export function useEditing(
 ) {
   const tool = ref<EditTool>('navigate')
   const brushRadiusMm = ref(6)
-  const growPercent = ref<41 | 50>(41)
+  /** Grow threshold: 'p41' / 'p50' (percent of the local SUVmax) or 's2.5' / 's4' (absolute SUV). */
+  const growRule = ref<'p41' | 'p50' | 's2.5' | 's4'>('p41')
+  const brushShape = ref<'circle' | 'sphere'>('circle')
+  const scissorsShape = ref<'rectangle' | 'circle'>('rectangle')
+  let firstPoint: Vec3 | null = null
   const suvGate = ref<number | null>(null)
   const scissorsAllSlices = ref(false)
   const undoLabel = ref<string | undefined>()
@@ -58,7 +62,8 @@ export function useEditing(
     const s = deps.study.value
     if (!s) return false
     if (s.info.workingMaskId && s.mask?.info.id === s.info.workingMaskId) return true
-    const info = s.info.workingMaskId ? s.info : await api.call('edit.start', {})
+    // The working copy starts from the mask on screen (the automatic one, unless the reader chose another).
+    const info = s.info.workingMaskId ? s.info : await api.call('edit.start', { baseVolumeId: s.mask?.info.id })
     const volumes = await deps.adopt(info)
     deps.viewer()?.setMask(volumes.mask!)
     return true
@@ -106,7 +111,7 @@ export function useEditing(
   let stroke: { centres: Vec3[]; axis: 0 | 1 | 2; previews: { runs: Int32Array; previous: Uint8Array }[] } | null = null
   function strokeAt(e: EditPointerEvent, phase: 'down' | 'move' | 'up'): void {
     const erase = tool.value === 'eraser'
-    const shape = 'circle' as const
+    const shape = brushShape.value
     if (phase === 'down') stroke = { centres: [], axis: planeAxis(e.viewPlaneNormal), previews: [] }
     const s = stroke
     if (!s) return
@@ -162,13 +167,32 @@ export function useEditing(
           const a = scissorsStart
           scissorsStart = null
           const mode = e.shiftKey ? 'fill' : 'erase'
+          const axis = planeAxis(e.viewPlaneNormal)
+          const b = e.worldLps
           enqueue(async () =>
             apply(
               await api.call('edit.apply', {
-                op: { kind: 'scissors', cornerALps: a, cornerBLps: e.worldLps, planeNormalAxis: planeAxis(e.viewPlaneNormal), mode, allSlices: scissorsAllSlices.value },
+                op:
+                  scissorsShape.value === 'rectangle'
+                    ? { kind: 'scissors', cornerALps: a, cornerBLps: b, planeNormalAxis: axis, mode, allSlices: scissorsAllSlices.value }
+                    : { kind: 'scissorsCircle', centreLps: a, radiusMm: Math.max(1, Math.hypot(b[0] - a[0], b[1] - a[1], b[2] - a[2])), planeNormalAxis: axis, mode, allSlices: scissorsAllSlices.value },
               }),
             ),
           )
+        }
+        return true
+      case 'split':
+      case 'merge':
+        // Two clicks: split = the lesion and a point in the part to cut off; merge = one lesion, then the other.
+        if (phase === 'down') {
+          if (!firstPoint) firstPoint = e.worldLps
+          else {
+            const a = firstPoint
+            firstPoint = null
+            const kind = tool.value === 'split' ? 'splitAt' : 'mergeAt'
+            const b = e.worldLps
+            enqueue(async () => apply(await api.call('edit.apply', { op: { kind, pointALps: a, pointBLps: b } })))
+          }
         }
         return true
     }
@@ -181,7 +205,7 @@ export function useEditing(
         await acceptPreviewNow()
         return
       }
-      const r = await api.call('edit.apply', { op: { kind: 'growPreview', pointLps, percent: growPercent.value } })
+      const r = await api.call('edit.apply', { op: { kind: 'growPreview', pointLps, ...growArgs() } })
       if (!r?.preview || r.preview.voxels.length === 0) return
       const runs = runsOf(r.preview.voxels)
       const viewer = deps.viewer()!
@@ -190,17 +214,24 @@ export function useEditing(
     })
   }
 
+  function growArgs(): { percent?: number; suv?: number } {
+    const rule = growRule.value
+    return rule.startsWith('p') ? { percent: Number(rule.slice(1)) } : { suv: Number(rule.slice(1)) }
+  }
+
   async function acceptPreviewNow(): Promise<void> {
     if (!preview) return
     const point = preview.pointLps
     dropPreview()
-    apply(await api.call('edit.apply', { op: { kind: 'growAccept', pointLps: point, percent: growPercent.value } }))
+    apply(await api.call('edit.apply', { op: { kind: 'growAccept', pointLps: point, ...growArgs() } }))
   }
 
   return {
     tool,
     brushRadiusMm,
-    growPercent,
+    growRule,
+    brushShape,
+    scissorsShape,
     suvGate,
     scissorsAllSlices,
     undoLabel,
@@ -208,6 +239,7 @@ export function useEditing(
     onPointer,
     setTool(t: EditTool): void {
       dropPreview()
+      firstPoint = null
       tool.value = t
     },
     acceptPreview: (): void => enqueue(acceptPreviewNow),

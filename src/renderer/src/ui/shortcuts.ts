@@ -4,7 +4,7 @@ export type ShortcutAction =
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
   | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'help'
-  | 'toolNavigate' | 'toolBrush' | 'toolEraser' | 'toolGrow' | 'toolDelete' | 'toolScissors'
+  | 'toolNavigate' | 'toolBrush' | 'toolEraser' | 'toolGrow' | 'toolDelete' | 'toolScissors' | 'toolSplit' | 'toolMerge'
   | 'brushSmaller' | 'brushLarger' | 'undo' | 'redo' | 'acceptPreview' | 'nextUnreviewed' | 'acceptLesion' | 'rejectLesion'
 
 export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id: ShortcutAction; action: string }[] = [
@@ -33,6 +33,8 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: 'g', match: (e) => e.key === 'g' && !e.ctrlKey, id: 'toolGrow', action: 'Grow a lesion from a click (41 % / 50 % of local SUVmax); click again or Enter to accept' },
   { keys: 'd', match: (e) => e.key === 'd', id: 'toolDelete', action: 'Delete the lesion under a click' },
   { keys: 'k', match: (e) => e.key === 'k' && !e.ctrlKey, id: 'toolScissors', action: 'Scissors: drag a rectangle to erase (Shift: fill), this slice or all slices' },
+  { keys: 't', match: (e) => e.key === 't', id: 'toolSplit', action: 'Split a lesion: click it, then the part to cut off' },
+  { keys: 'j', match: (e) => e.key === 'j', id: 'toolMerge', action: 'Merge two lesions: click one, then the other' },
   { keys: '[ / ]', match: (e) => e.key === '[', id: 'brushSmaller', action: 'Brush smaller / larger' },
   { keys: '', match: (e) => e.key === ']', id: 'brushLarger', action: '' },
   { keys: 'Ctrl+Z', match: (e) => (e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'z', id: 'undo', action: 'Undo' },
