@@ -152,7 +152,7 @@ describe('browser mode, end to end in Chromium', () => {
     await expect.poll(() => message.textContent(), { timeout: 15_000 }).toContain('lesionlab model add')
     await expect(page.locator('[data-testid=segment-run]').isDisabled()).resolves.toBe(true)
     await page.keyboard.press('Escape')
-    await page.locator('[data-testid=segment-panel] button', { hasText: 'Close' }).click()
+    await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)
   })
 
   it('says clearly when a study cannot be opened, and keeps the open one', async () => {
