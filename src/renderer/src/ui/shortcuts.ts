@@ -1,6 +1,6 @@
 /** Keyboard shortcuts: one table drives the key handler and the help overlay. */
 export type ShortcutAction =
-  | 'ctSoftTissue' | 'ctLung' | 'ctBone'
+  | 'ctSoftTissue' | 'ctLung' | 'ctBone' | 'ctBrain'
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
   | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'help'
@@ -11,6 +11,7 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: '1', match: (e) => e.key === '1', id: 'ctSoftTissue', action: 'CT window: soft tissue (W400 L40)' },
   { keys: '2', match: (e) => e.key === '2', id: 'ctLung', action: 'CT window: lung (W1500 L-600)' },
   { keys: '3', match: (e) => e.key === '3', id: 'ctBone', action: 'CT window: bone (W1800 L400)' },
+  { keys: '4', match: (e) => e.key === '4', id: 'ctBrain', action: 'CT window: brain (W80 L40)' },
   { keys: 'i', match: (e) => e.key === 'i', id: 'petColormap', action: 'PET colour map: hot / inverted grey' },
   { keys: 'm', match: (e) => e.key === 'm', id: 'toggleMask', action: 'Show / hide the mask' },
   { keys: '+ / -', match: (e) => e.key === '+' || e.key === '=', id: 'opacityUp', action: 'Fusion opacity up / down' },
