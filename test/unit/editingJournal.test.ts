@@ -11,6 +11,7 @@ import { EditJournal, maskChecksum } from '../../src/main/editing/journal'
 import { listMaskVersions, loadMaskVersion, saveMaskVersion } from '../../src/main/editing/maskVersions'
 import { applyDiff, diffByteSize, diffFromChange, recordEdit, type VoxelDiff, type VoxelSetter } from '../../src/main/editing/voxelDiff'
 import { JOURNAL_FILE, WorkingMask } from '../../src/main/editing/workingMask'
+import { uniformRandom as rng } from '../../src/main/imaging/seededRandom'
 
 const root = mkdtempSync(join(tmpdir(), 'lesionlab-editing-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -20,16 +21,6 @@ const freshDir = (): string => join(root, `d${++dirCount}`)
 const bytes = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 const same = (a: Uint8Array, b: Uint8Array): boolean => bytes(a).equals(bytes(b))
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A brush stroke: a voxel sphere set to `value` (0 erases), clipped to the grid. */
 function sphere(dims: Vec3, c: Vec3, r: number, value: number): (set: VoxelSetter) => void {

@@ -6,17 +6,8 @@ import { accumulatePatch, extractPatch, ncdhwToVolume, volumeToNcdhw } from '../
 import { slidingWindowInference } from '../../src/main/inference/slidingWindow/slidingWindow'
 import { TaskCancelledError } from '../../src/main/workers/WorkerPool'
 import { bytesOf } from './helpers/data'
+import { uniformRandom as seeded } from '../../src/main/imaging/seededRandom'
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const randomVolume = (n: number, seed: number): Float32Array => {
   const rnd = seeded(seed)
