@@ -1,5 +1,5 @@
 import { ref, type ShallowRef } from 'vue'
-import type { EditResponse, LesionLabApi } from '../../../shared/api/contract'
+import type { EditResponse, LesionLabApi, VolumePayload } from '../../../shared/api/contract'
 import { axisDirection, type Vec3 } from '../../../shared/geometry'
 import type { StudyInfo } from '../../../shared/study'
 import type { StudyVolumes } from '../study/useStudy'
@@ -36,8 +36,10 @@ export function useEditing(
   deps: {
     study: ShallowRef<StudyVolumes | null>
     viewer: () => FusionViewer | null
-    /** Show a StudyInfo the main process changed (adds the working mask) and return its volumes. */
-    adopt: (info: StudyInfo) => Promise<StudyVolumes>
+    /** The study's description changed (the working mask was added). */
+    updateInfo: (info: StudyInfo) => void
+    /** Fetch and show one of the study's masks (only that volume travels). */
+    showMask: (volumeId: string) => Promise<VolumePayload>
     changed: () => void
     fail: (e: unknown) => void
   },
@@ -64,8 +66,9 @@ export function useEditing(
     if (s.info.workingMaskId && s.mask?.info.id === s.info.workingMaskId) return true
     // The working copy starts from the mask on screen (the automatic one, unless the reader chose another).
     const info = s.info.workingMaskId ? s.info : await api.call('edit.start', { baseVolumeId: s.mask?.info.id })
-    const volumes = await deps.adopt(info)
-    deps.viewer()?.setMask(volumes.mask!)
+    deps.updateInfo(info)
+    const mask = await deps.showMask(info.workingMaskId!)
+    deps.viewer()?.setMask(mask)
     return true
   }
 

@@ -40,6 +40,12 @@ export function useStudy(api: LesionLabApi) {
     }
   }
 
+  /** The main process changed the study's description (not its images). */
+  function updateInfo(info: StudyInfo): void {
+    const current = study.value
+    if (current) study.value = { ...current, info }
+  }
+
   /** Show another of the study's masks. */
   async function showMask(volumeId: string): Promise<VolumePayload> {
     const current = study.value
@@ -50,6 +56,7 @@ export function useStudy(api: LesionLabApi) {
   }
 
   return {
+    updateInfo,
     showMask,
     study,
     loading,
