@@ -12,6 +12,7 @@ import { closeItkWorker } from '../../src/main/io/itk/itkWorker'
 import { readImageFile, writeImageFile } from '../../src/main/io/readImage'
 import { bytesOf, dataPath, makeTempDir, STS_001_CT, STS_001_PET, STS_001_PET_MASK } from './helpers/data'
 import { uniformRandom as mulberry32 } from '../../src/main/imaging/seededRandom'
+import { rotation } from './helpers/fixtures'
 
 const tmp = makeTempDir('lesionlab-itk-')
 afterAll(async () => {
@@ -48,22 +49,6 @@ function expectSameVoxels(read: VoxelArray, written: VoxelArray): void {
   expect(bytesOf(read).equals(bytesOf(written)), 'voxels bit-exact').toBe(true)
 }
 
-/** Rotation matrix as our direction layout (axis N = column N of R). */
-function rotation(axis: Vec3, angleRad: number): Mat3 {
-  const n = Math.hypot(...axis)
-  const [x, y, z] = axis.map((v) => v / n)
-  const c = Math.cos(angleRad)
-  const s = Math.sin(angleRad)
-  const t = 1 - c
-  const R = [
-    [t * x * x + c, t * x * y - s * z, t * x * z + s * y],
-    [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
-    [t * x * z - s * y, t * y * z + s * x, t * z * z + c],
-  ]
-  const d = new Array<number>(9).fill(0) as Mat3
-  for (let a = 0; a < 3; a++) for (let r = 0; r < 3; r++) d[3 * a + r] = R[r][a]
-  return d
-}
 
 const LEFT_HANDED_OBLIQUE: Mat3 = (() => {
   const d = rotation([-2, 1, 0.5], (117 * Math.PI) / 180)

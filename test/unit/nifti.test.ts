@@ -10,6 +10,7 @@ import { readNiftiFile } from '../../src/main/io/nifti/readNifti'
 import { encodeNifti, writeNiftiFile } from '../../src/main/io/nifti/writeNifti'
 import { bytesOf, FDG_LABEL, makeTempDir, PSMA_LABEL, STS_001_CT, STS_001_PET, STS_001_PET_MASK } from './helpers/data'
 import { uniformRandom as seeded } from '../../src/main/imaging/seededRandom'
+import { rotation } from './helpers/fixtures'
 
 const tmp = makeTempDir('lesionlab-nifti-')
 afterAll(() => tmp.cleanup())
@@ -84,22 +85,6 @@ describe('readNiftiFile agrees with itk-wasm on real data', () => {
 // ----------------------------------------------------------------------------------------------------
 // Round trips through our writer
 
-function rotation(axis: Vec3, angleRad: number): Mat3 {
-  const n = Math.hypot(...axis)
-  const [x, y, z] = axis.map((v) => v / n)
-  const c = Math.cos(angleRad)
-  const s = Math.sin(angleRad)
-  const t = 1 - c
-  // Row-major rotation matrix R; our axis N vector is column N of R.
-  const R = [
-    [t * x * x + c, t * x * y - s * z, t * x * z + s * y],
-    [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
-    [t * x * z - s * y, t * y * z + s * x, t * z * z + c],
-  ]
-  const d = new Array<number>(9).fill(0) as Mat3
-  for (let axisN = 0; axisN < 3; axisN++) for (let r = 0; r < 3; r++) d[3 * axisN + r] = R[r][axisN]
-  return d
-}
 
 function determinant(d: Mat3): number {
   const m = (r: number, c: number): number => d[3 * c + r]

@@ -8,6 +8,7 @@ import { readRtstructFile } from '../../src/main/io/dicom/rtstruct/readRtstruct'
 import { fillPolygonsEvenOdd } from '../../src/main/io/dicom/rtstruct/fillPolygons'
 import { readNiftiFile } from '../../src/main/io/nifti/readNifti'
 import { dataPath, makeTempDir } from './helpers/data'
+import { dice } from './helpers/fixtures'
 
 const STS = dataPath('mirp-sts-petct')
 const RAW = dataPath('mirp-sts001-fdgpet-raw')
@@ -30,19 +31,6 @@ function nonZero(a: ArrayLike<number>): number {
   return n
 }
 
-function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let na = 0
-  let nb = 0
-  let both = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] !== 0
-    const y = b[i] !== 0
-    if (x) na++
-    if (y) nb++
-    if (x && y) both++
-  }
-  return (2 * both) / (na + nb)
-}
 
 describe('fillPolygonsEvenOdd', () => {
   const fill = (polygons: number[][], nx: number, ny: number): Uint8Array => {

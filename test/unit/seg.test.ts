@@ -9,6 +9,7 @@ import { readDicomImageSeries, scanDicom, type DicomImageSeries, type Naturalize
 import { readDicomSegFile, LABELMAP_SEG_SOP_CLASS_UID } from '../../src/main/io/dicom/seg/readSeg'
 import { encodeSegDataset } from '../../src/main/io/dicom/seg/writeSeg'
 import { bytesOf, dataPath, makeTempDir } from './helpers/data'
+import { dice } from './helpers/fixtures'
 
 const QIN = dataPath('mirp-qin-hn-0139-pet-seg')
 const QIN_SEG = join(QIN, 'mask', 'mask.dcm')
@@ -51,19 +52,6 @@ function slicesHolding(labels: Uint8Array, dims: Vec3, value?: number): Set<numb
   return out
 }
 
-function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let na = 0
-  let nb = 0
-  let both = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] !== 0
-    const y = b[i] !== 0
-    if (x) na++
-    if (y) nb++
-    if (x && y) both++
-  }
-  return (2 * both) / (na + nb)
-}
 
 /** Slice index of a position on a grid whose slices run along axis 2 (nearest slice). */
 function sliceOf(g: VolumeGeometry, ipp: number[]): number {
