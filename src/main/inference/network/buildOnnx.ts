@@ -1,5 +1,5 @@
 import type { onnx } from 'onnx-proto'
-import type { LayerDescription } from './layerDescription'
+import type { LayerDescription, LayerOp } from './layerDescription'
 import { parameterCount } from './layerDescription'
 import { onnxProto } from './onnxProto'
 import { floatTensor, GraphWriter, tensorValueInfo } from './onnxGraph'
@@ -45,64 +45,7 @@ export function buildResUnetOnnx(desc: LayerDescription, options: BuildResUnetOn
   const seed = options.seed ?? 0
 
   const g = new GraphWriter()
-  const used = new Set<string>()
-  const use = (key: string): string => (used.add(key), key)
-  for (const op of desc.ops) {
-    switch (op.op) {
-      case 'conv3d':
-        g.node('Conv', [op.input, use(op.weight), use(op.bias)], [op.output], {
-          kernel_shape: [op.kernel, op.kernel, op.kernel],
-          strides: [op.stride, op.stride, op.stride],
-          pads: Array(6).fill(op.padding),
-          dilations: [1, 1, 1],
-          group: 1,
-        }, op.module)
-        break
-      case 'convTranspose3d':
-        use(op.weight)
-        use(op.bias)
-        if (options.convTranspose === 'subpixel') {
-          emitSubpixelConvTranspose(g, op)
-        } else {
-          g.node('ConvTranspose', [op.input, op.weight, op.bias], [op.output], {
-            kernel_shape: [op.kernel, op.kernel, op.kernel],
-            strides: [op.stride, op.stride, op.stride],
-            pads: Array(6).fill(op.padding),
-            output_padding: [op.outputPadding, op.outputPadding, op.outputPadding],
-            dilations: [1, 1, 1],
-            group: 1,
-          }, op.module)
-        }
-        break
-      case 'batchNorm':
-        // ONNX momentum weights the running value (PyTorch's weights the batch); unused in inference mode.
-        g.node('BatchNormalization', [op.input, use(op.weight), use(op.bias), use(op.runningMean), use(op.runningVar)], [op.output], {
-          epsilon: { float: op.eps },
-          momentum: { float: 1 - op.momentum },
-        }, op.module)
-        break
-      case 'instanceNorm': {
-        // affine=False: scale 1, bias 0 (constants, not parameters).
-        const ones = g.floatConstant(`instancenorm/ones_c${op.channels}`, [op.channels], new Float32Array(op.channels).fill(1))
-        const zeros = g.floatConstant(`instancenorm/zeros_c${op.channels}`, [op.channels], new Float32Array(op.channels))
-        g.node('InstanceNormalization', [op.input, ones, zeros], [op.output], { epsilon: { float: op.eps } }, op.module)
-        break
-      }
-      case 'prelu':
-        g.node('PRelu', [op.input, use(op.slope)], [op.output], {}, op.module)
-        break
-      case 'add':
-        g.node('Add', op.inputs, [op.output], {}, op.module)
-        break
-      case 'concat':
-        g.node('Concat', op.inputs, [op.output], { axis: op.axis }, op.module)
-        break
-      default: {
-        const never: never = op
-        throw new Error(`unknown op ${(never as { op: string }).op}`)
-      }
-    }
-  }
+  const used = emitResUnetForward(g, desc.ops, options.convTranspose)
 
   const initializers: onnx.ITensorProto[] = desc.tensors
     .filter((t) => used.has(t.key))
@@ -152,7 +95,75 @@ export function buildResUnetOnnx(desc: LayerDescription, options: BuildResUnetOn
   return onnxProto.ModelProto.encode(model).finish()
 }
 
+
+/**
+ * The forward pass of a described ResUNet's ops into `g`, reading every state tensor by its key (an
+ * initializer in the inference graph, a graph input in the training graph). Returns the keys it read.
+ */
+export function emitResUnetForward(g: GraphWriter, ops: readonly LayerOp[], convTranspose: 'native' | 'subpixel'): Set<string> {
+  const used = new Set<string>()
+  const use = (key: string): string => (used.add(key), key)
+  for (const op of ops) {
+    switch (op.op) {
+      case 'conv3d':
+        g.node('Conv', [op.input, use(op.weight), use(op.bias)], [op.output], {
+          kernel_shape: [op.kernel, op.kernel, op.kernel],
+          strides: [op.stride, op.stride, op.stride],
+          pads: Array(6).fill(op.padding),
+          dilations: [1, 1, 1],
+          group: 1,
+        }, op.module)
+        break
+      case 'convTranspose3d':
+        use(op.weight)
+        use(op.bias)
+        if (convTranspose === 'subpixel') {
+          emitSubpixelConvTranspose(g, op)
+        } else {
+          g.node('ConvTranspose', [op.input, op.weight, op.bias], [op.output], {
+            kernel_shape: [op.kernel, op.kernel, op.kernel],
+            strides: [op.stride, op.stride, op.stride],
+            pads: Array(6).fill(op.padding),
+            output_padding: [op.outputPadding, op.outputPadding, op.outputPadding],
+            dilations: [1, 1, 1],
+            group: 1,
+          }, op.module)
+        }
+        break
+      case 'batchNorm':
+        // ONNX momentum weights the running value (PyTorch's weights the batch); unused in inference mode.
+        g.node('BatchNormalization', [op.input, use(op.weight), use(op.bias), use(op.runningMean), use(op.runningVar)], [op.output], {
+          epsilon: { float: op.eps },
+          momentum: { float: 1 - op.momentum },
+        }, op.module)
+        break
+      case 'instanceNorm': {
+        // affine=False: scale 1, bias 0 (constants, not parameters).
+        const ones = g.floatConstant(`instancenorm/ones_c${op.channels}`, [op.channels], new Float32Array(op.channels).fill(1))
+        const zeros = g.floatConstant(`instancenorm/zeros_c${op.channels}`, [op.channels], new Float32Array(op.channels))
+        g.node('InstanceNormalization', [op.input, ones, zeros], [op.output], { epsilon: { float: op.eps } }, op.module)
+        break
+      }
+      case 'prelu':
+        g.node('PRelu', [op.input, use(op.slope)], [op.output], {}, op.module)
+        break
+      case 'add':
+        g.node('Add', op.inputs, [op.output], {}, op.module)
+        break
+      case 'concat':
+        g.node('Concat', op.inputs, [op.output], { axis: op.axis }, op.module)
+        break
+      default: {
+        const never: never = op
+        throw new Error(`unknown op ${(never as { op: string }).op}`)
+      }
+    }
+  }
+
+  return used
+}
+
 /** The ONNX IR version released with an opset (ONNX 1.12-1.16). */
-function irVersionFor(opset: number): number {
+export function irVersionFor(opset: number): number {
   return opset <= 18 ? 8 : opset <= 20 ? 9 : 10
 }

@@ -26,18 +26,21 @@ function autoCandidates(): ProviderName[] {
  * it as on the CPU (a driver or provider bug must never silently change a segmentation); otherwise the
  * next candidate is tried and, finally, the CPU, with the reason recorded.
  */
-export async function chooseExecutionProvider(request: DeviceRequest, threads: number): Promise<ProviderChoice> {
+export async function chooseExecutionProvider(request: DeviceRequest, threads: number, probe: ProviderProbe = disagreementWithCpu): Promise<ProviderChoice> {
   const candidates: ProviderName[] = request === 'auto' ? autoCandidates() : request === 'cpu' ? [] : [request]
   const notes: string[] = []
   for (const candidate of candidates) {
-    const problem = await disagreementWithCpu(candidate, threads)
+    const problem = await probe(candidate, threads)
     if (!problem) return { provider: candidate, needsSubpixelGraph: candidate === 'webgpu', note: notes.join('; ') || undefined }
     notes.push(`${candidate}: ${problem}`)
   }
   return { provider: 'cpu', needsSubpixelGraph: false, note: notes.length ? `CPU used (${notes.join('; ')})` : undefined }
 }
 
-/** undefined when the provider runs the probe and agrees with the CPU; otherwise what went wrong. */
+/** Runs a small graph on `provider` and on the CPU: undefined when they agree, else what went wrong. */
+export type ProviderProbe = (provider: ProviderName, threads: number) => Promise<string | undefined>
+
+/** The inference probe: a tiny ResUNet's logits. */
 async function disagreementWithCpu(provider: ProviderName, threads: number): Promise<string | undefined> {
   const probe = buildResUnetOnnx(describeResUnet(resUnetConfig({ channels: [4, 8], strides: [2], numResUnits: 1 })), {
     convTranspose: provider === 'webgpu' ? 'subpixel' : 'native',
