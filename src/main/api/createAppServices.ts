@@ -1,5 +1,6 @@
 import type { ApiEventName, ApiEvents, AppInfo } from '../../shared/api/contract'
 import { StudySession } from '../study/StudySession'
+import { TrainingService } from '../training/trainingService'
 import { createDispatcher, type Dispatch } from './dispatch'
 import { createServices } from './services'
 
@@ -14,7 +15,8 @@ export interface AppServices {
 export function createAppServices(options: { transport: AppInfo['transport']; startupStudyPath?: string; browseRoot?: string }): AppServices {
   let sink: <E extends ApiEventName>(event: E, payload: ApiEvents[E]) => void = () => undefined
   const session = new StudySession((event, payload) => sink(event, payload))
-  const dispatch = createDispatcher(createServices({ ...options, session }))
+  const training = new TrainingService(session, (event, payload) => sink(event, payload))
+  const dispatch = createDispatcher(createServices({ ...options, session, training }))
   return {
     dispatch,
     session,

@@ -6,6 +6,7 @@ import type { FileEntry } from '../../shared/study'
 import { InputError } from '../io/InputError'
 import { detectStudyFiles } from '../study/studyLayout'
 import type { StudySession } from '../study/StudySession'
+import type { TrainingService } from '../training/trainingService'
 import { APP_VERSION } from '../appVersion'
 import { listModelSetInfos, modelSetInfo } from '../inference/modelSet/modelSetInfo'
 import { addModelSetFromFiles } from '../inference/modelSet/addModelSet'
@@ -13,6 +14,7 @@ import { addModelSetFromFiles } from '../inference/modelSet/addModelSet'
 export interface ServiceContext {
   transport: AppInfo['transport']
   session: StudySession
+  training: TrainingService
   startupStudyPath?: string
   /** Where the file browser starts. */
   browseRoot?: string
@@ -20,7 +22,7 @@ export interface ServiceContext {
 
 /** The main-process services behind the API contract, the same for every transport. */
 export function createServices(ctx: ServiceContext): ApiHandlers {
-  const { session } = ctx
+  const { session, training } = ctx
   return {
     'app.info': async () => ({ name: 'LesionLab', version: APP_VERSION, transport: ctx.transport, startupStudyPath: ctx.startupStudyPath }),
     'study.openDemo': async ({ tracer }) => session.openDemo(tracer),
@@ -52,7 +54,9 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
     'edit.save': async () => session.saveEdits(),
     'review.setLesion': async ({ pointLps, state }) => session.reviewLesion(pointLps, state),
     'review.setStudy': async ({ state, comment }) => session.reviewStudy(state, comment),
-    'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) }),
+    'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) || training.cancel(taskId) }),
+    'train.start': async (args) => training.start(args),
+    'train.pause': async ({ taskId, paused }) => training.setPaused(taskId, paused),
   }
 }
 

@@ -5,6 +5,7 @@ import { modelCommand } from './commands/model'
 import { segmentCommand } from './commands/segment'
 import { evaluateCommand } from './commands/evaluate'
 import { statsCommand } from './commands/stats'
+import { trainCommand } from './commands/train'
 import { UsageError } from './args'
 import { closeItkWorker } from '../io/itk/itkWorker'
 
@@ -15,7 +16,7 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
-const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand, modelCommand, segmentCommand, evaluateCommand, statsCommand]
+const COMMANDS: Command[] = [infoCommand, suvCommand, convertCommand, modelCommand, segmentCommand, trainCommand, evaluateCommand, statsCommand]
 
 function help(): string {
   return [

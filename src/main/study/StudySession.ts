@@ -5,6 +5,7 @@ import type { ApiEvents } from '../../shared/api/contract'
 import { sameGrid } from '../../shared/geometry'
 import type { StudyInfo } from '../../shared/study'
 import { InputError } from '../io/InputError'
+import { binaryLabel, type TrainingCaseSource } from '../training/data/prepareTrainingCase'
 import { workerPool } from '../workers/WorkerPool'
 import { loadDemoStudy } from './demoStudy'
 import { loadStudyFromFiles, makeVolumeRecord, type LoadedStudy } from './loadStudy'
@@ -216,7 +217,8 @@ export class StudySession {
         voxels: outcome.mask,
         source: `${set.dir} on ${outcome.provider}`,
       })
-      const previous = study.info.masks.filter((m) => m.label.startsWith('Automatic ('))
+      // One automatic mask per model set: a second set's result sits next to the first for comparison.
+      const previous = study.info.masks.filter((m) => m.label === record.info.label)
       for (const m of previous) study.volumes.delete(m.id)
       study.volumes.set(record.info.id, record)
       study.info = { ...study.info, masks: [...study.info.masks.filter((m) => !previous.includes(m)), record.info] }
@@ -230,6 +232,27 @@ export class StudySession {
     } finally {
       this.tasks.delete(taskId)
       this.emit('progress', { taskId, label, fraction: 1, done: true })
+    }
+  }
+
+  /**
+   * The open study as a fine-tuning case: CT on the PET grid, SUV, and its corrected mask (the working
+   * correction when there is one, else the newest mask).
+   */
+  async trainingSource(): Promise<TrainingCaseSource & { reviewState: string }> {
+    const study = this.requireStudy()
+    if (!study.info.ct) throw new InputError(study.info.name, 'fine-tuning needs a CT as well as the PET')
+    if (study.info.pet.unit !== 'SUVbw') throw new InputError(study.info.name, 'the PET is not in SUV (see the SUV panel)')
+    const maskInfo = study.info.masks.find((m) => m.id === study.info.workingMaskId) ?? study.info.masks[study.info.masks.length - 1]
+    if (!maskInfo) throw new InputError(study.info.name, 'has no mask to learn from: segment it and correct the result first')
+    const ct = await this.ctOnPetGridVolume()
+    const pet = study.volumes.get(study.info.pet.id)!
+    return {
+      name: study.info.name,
+      ctOnPetGrid: { geometry: ct.info.geometry, voxels: ct.voxels as Float32Array },
+      pet: { geometry: pet.info.geometry, voxels: pet.voxels as Float32Array },
+      label: binaryLabel(study.volumes.get(maskInfo.id)!.voxels),
+      reviewState: study.info.review?.state ?? 'unreviewed',
     }
   }
 

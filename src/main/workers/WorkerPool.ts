@@ -5,7 +5,8 @@ import type { TaskInput, TaskName, TaskOutput } from './tasks'
 import { InputError } from '../io/InputError'
 
 export interface TaskOptions {
-  onProgress?: (fraction: number, message?: string) => void
+  /** `detail`: task-specific structured progress (e.g. a training step's loss). */
+  onProgress?: (fraction: number, message?: string, detail?: unknown) => void
   signal?: AbortSignal
 }
 
@@ -78,11 +79,11 @@ export class WorkerPool {
 
   private spawn(): Worker {
     const worker = new Worker(workerScript)
-    worker.on('message', (msg: { id: number; kind: string; fraction?: number; message?: string; result?: unknown; name?: string; filePath?: string }) => {
+    worker.on('message', (msg: { id: number; kind: string; fraction?: number; message?: string; detail?: unknown; result?: unknown; name?: string; filePath?: string }) => {
       const job = this.busy.get(worker)
       if (!job || job.id !== msg.id) return
       if (msg.kind === 'progress') {
-        job.options.onProgress?.(msg.fraction ?? 0, msg.message)
+        job.options.onProgress?.(msg.fraction ?? 0, msg.message, msg.detail)
         return
       }
       this.busy.delete(worker)
@@ -152,8 +153,8 @@ function rebuildError(msg: { message?: string; name?: string; filePath?: string 
   return new Error(msg.message)
 }
 
-/** Tasks that stop when asked (between windows) instead of having their thread terminated. */
-const COOPERATIVE_TASKS = new Set<TaskName>(['segment'])
+/** Tasks that stop when asked (between windows or training steps) instead of having their thread terminated. */
+const COOPERATIVE_TASKS = new Set<TaskName>(['segment', 'fineTune'])
 
 /** The process-wide pool. */
 export const workerPool = new WorkerPool()

@@ -8,9 +8,10 @@ import { readDicomImageSeries } from '../io/dicom/readDicomSeries'
 import type { DicomSeriesSummary } from '../io/dicom/dicomTypes'
 import { segmentVolume, type SegmentRequest } from '../inference/segment/segmentVolume'
 import { measureMask, type MeasureMaskInput } from '../metrics/measureMask'
+import { fineTuneModelSet, type FineTuneRequest } from '../training/fineTuneModelSet'
 
 /** Progress reporter handed to every task; `fraction` in [0, 1]. */
-export type ReportProgress = (fraction: number, message?: string) => void
+export type ReportProgress = (fraction: number, message?: string, detail?: unknown) => void
 
 /**
  * Heavy numeric work that runs in worker threads. Each task is a thin adapter over a pure kernel;
@@ -44,9 +45,28 @@ export const tasks = {
     return measureMask(input)
   },
 
+  /**
+   * Fine-tuning a model set into a new one (cooperative cancel between steps). `pauseFlag`: an
+   * Int32Array on a SharedArrayBuffer; while its element 0 is 1 the run waits between steps.
+   */
+  async fineTune(input: FineTuneRequest & { pauseFlag?: Int32Array }, progress: ReportProgress, signal: AbortSignal) {
+    const { pauseFlag, ...request } = input
+    const { set, folds, provider } = await fineTuneModelSet(request, {
+      signal,
+      onProgress: (p) => progress(p.fraction, p.message, p),
+      waitWhilePaused: pauseFlag ? () => waitWhileFlagged(pauseFlag, signal) : undefined,
+    })
+    // The weights are in the new set's files; only the summary crosses back.
+    return { set, provider, folds: folds.map(({ weights: _weights, ...summary }) => summary) }
+  },
+
   makePhantom(input: { tracer: 'FDG' | 'PSMA'; scale: 'demo' | 'small'; seed?: number }) {
     return makePhantomStudy(input)
   },
+}
+
+async function waitWhileFlagged(flag: Int32Array, signal: AbortSignal): Promise<void> {
+  while (Atomics.load(flag, 0) === 1 && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, 200))
 }
 
 /** A structured-clone-safe copy: plain arrays and objects, binary kept, functions dropped. */

@@ -124,7 +124,48 @@ export const argumentSchemas = {
   /** Review state of a lesion of the working mask (rejecting removes it) or of the study. */
   'review.setLesion': z.object({ pointLps: z.tuple([z.number(), z.number(), z.number()]), state: z.enum(['unreviewed', 'accepted', 'rejected']) }).strict(),
   'review.setStudy': z.object({ state: z.enum(['unreviewed', 'in progress', 'done']), comment: z.string().max(10_000) }).strict(),
-  /** Stop a running task (segmentation); its progress event ends with an error "cancelled". */
+  /**
+   * Fine-tune a model set on corrected cases into a new model set, in a worker; resolves when the run
+   * ends. Progress comes as `progress` and `training.progress` events under `taskId`.
+   */
+  'train.start': z
+    .object({
+      baseModelSetId: z.string().min(1),
+      outName: z.string().min(1).max(100),
+      /** The open study, with its working correction, as a case (its review must be done unless includeUnreviewed). */
+      useCurrentStudy: z.boolean(),
+      includeUnreviewed: z.boolean().optional(),
+      /** Further study folders with masks. */
+      casePaths: z.array(z.string().min(1)).max(500),
+      /** A held-out study folder for validation Dice, early stopping and the best state. */
+      validationPath: z.string().min(1).optional(),
+      /** Validate on the open study instead (only sensible when it is not a training case). */
+      validateOnCurrentStudy: z.boolean().optional(),
+      settings: z
+        .object({
+          steps: z.number().int().min(1).max(100_000),
+          learningRate: z.number().positive().max(1),
+          patch: z.number().int().min(16).max(256).multipleOf(16),
+          batch: z.number().int().min(1).max(64),
+          trainable: z.object({ layers: z.enum(['all', 'decoder']), normAffine: z.boolean() }).strict(),
+          foregroundProbability: z.number().min(0).max(1),
+          augment: z.boolean(),
+          schedule: z.enum(['cosine', 'constant']),
+          validateEvery: z.number().int().min(0),
+          patience: z.number().int().min(0),
+          seed: z.number().int().min(0),
+          threads: z.number().int().min(1).max(256),
+        })
+        .partial()
+        .strict(),
+      folds: z.array(z.number().int().min(0)).min(1).optional(),
+      device: z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml']).default('auto'),
+      taskId: z.string().min(1).max(100).optional(),
+    })
+    .strict(),
+  /** Pause or resume a fine-tuning run between steps. */
+  'train.pause': z.object({ taskId: z.string().min(1), paused: z.boolean() }).strict(),
+  /** Stop a running task (segmentation, fine-tuning); its progress event ends with an error "cancelled". */
   'task.cancel': z.object({ taskId: z.string().min(1) }).strict(),
 } as const
 
@@ -222,12 +263,41 @@ export interface ApiResults {
   'review.setStudy': StudyInfo
   'study.segment': SegmentResult
   'task.cancel': { cancelled: boolean }
+  'train.start': FineTuneResult
+  'train.pause': { paused: boolean }
+}
+
+export type FineTuneStartArgs = ApiParsedArgs<'train.start'>
+
+export interface FineTuneResult {
+  /** The new model set (the base set is unchanged). */
+  modelSetId: string
+  provider: string
+  folds: { fold: string; stepsRun: number; bestStep: number; stoppedEarly: boolean; diceBefore: number | null; diceAfter: number | null; losses: number[] }[]
+}
+
+/** One training step's report. */
+export interface TrainingProgress {
+  taskId: string
+  paused: boolean
+  fraction: number
+  message: string
+  fold?: number
+  foldCount?: number
+  step?: number
+  steps?: number
+  loss?: number
+  learningRate?: number
+  validationDice?: number
+  bestDice?: number
+  secondsLeft?: number
 }
 
 /** Server-to-renderer notifications. */
 export interface ApiEvents {
   progress: { taskId: string; label: string; fraction: number; done: boolean; error?: string }
   'study.updated': StudyInfo
+  'training.progress': TrainingProgress
 }
 export type ApiEventName = keyof ApiEvents
 

@@ -1,15 +1,14 @@
 import { stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import type { VolumeGeometry } from '../../../shared/geometry'
 import { InputError } from '../../io/InputError'
 import { pickPetAndCt, readDicomImageSeries, scanDicom } from '../../io/dicom'
 import { readImageFile, writeImageFile } from '../../io/readImage'
-import { listModelSets, readModelSet } from '../../inference/modelSet/modelSetRegistry'
 import { CT_OUTSIDE_HU } from '../../study/StudySession'
 import { computePetSuv } from '../../study/petSuv'
 import { workerPool } from '../../workers/WorkerPool'
 import { parseArgs, rejectUnknown, UsageError } from '../args'
 import type { Command } from '../main'
+import { findModelSet } from '../findModelSet'
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const
 
@@ -70,17 +69,6 @@ export const segmentCommand: Command = {
     else console.log(`wrote ${out}: ${voxels} lesion voxels, ${seconds.toFixed(1)} s on ${outcome.provider}${outcome.providerNote ? ` (${outcome.providerNote})` : ''}`)
     return 0
   },
-}
-
-/** A model set by folder path, or by the id of an installed one. */
-async function findModelSet(ref: string) {
-  const dir = resolve(ref)
-  const set = (await stat(dir).catch(() => null))?.isDirectory()
-    ? await readModelSet(dir, ref, 'user')
-    : (await listModelSets()).find((s) => s.id === ref)
-  if (!set) throw new InputError(ref, 'is neither a model set folder nor the id of an installed model set (see "lesionlab model list")')
-  if (set.problem || !set.manifest) throw new InputError(set.dir, `the model set cannot be used: ${set.problem}`)
-  return set
 }
 
 /** A CT (HU) or PET (SUVbw) from an image file, or from a DICOM folder (PET converted to SUV exactly). */

@@ -1,6 +1,5 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { InputError } from '../../io/InputError'
 import { loadCheckpointFile } from '../checkpoint/loadCheckpoint'
 import { buildResUnetOnnx, RANDOM_INIT_MARK } from '../network/buildOnnx'
@@ -10,7 +9,8 @@ import { PAPER_RESUNET, type ResUnetConfig } from '../network/resUnetConfig'
 import { validateWeights } from '../network/validateWeights'
 import { APP_VERSION } from '../../appVersion'
 import { MODEL_SET_FORMAT, SEED_INFERENCE, SEED_PREPROCESSING, type ModelSetManifest } from './manifest'
-import { modelSetLocations, readModelSet, sha256Of, type InstalledModelSet } from './modelSetRegistry'
+import { installModelSet } from './installModelSet'
+import { modelSetLocations, sha256Of, type InstalledModelSet } from './modelSetRegistry'
 
 export interface AddModelSetOptions {
   name: string
@@ -38,12 +38,7 @@ export async function addModelSetFromFiles(files: string[], options: AddModelSet
   const config = options.config ?? PAPER_RESUNET
   const desc = describeResUnet(config)
   const root = options.root ?? modelSetLocations().user
-  const id = options.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'model-set'
-  const finalDir = join(root, id)
-  if (await stat(finalDir).catch(() => null)) throw new InputError(finalDir, 'a model set with this name exists already; choose another name')
-  const tempDir = join(root, `.${id}.${randomBytes(4).toString('hex')}.tmp`)
-  await mkdir(tempDir, { recursive: true })
-  try {
+  return installModelSet(root, options.name, async (tempDir) => {
     const folds: ModelSetManifest['folds'] = []
     for (let f = 0; f < files.length; f++) {
       const file = files[f]
@@ -92,15 +87,10 @@ export async function addModelSetFromFiles(files: string[], options: AddModelSet
       folds,
       provenance: { createdAt: new Date().toISOString(), createdBy: `LesionLab ${APP_VERSION}`, source: files.map((f) => basename(f)).join(', ') },
     }
-    await writeFile(join(tempDir, 'model.json'), JSON.stringify(manifest, null, 2))
-    await rename(tempDir, finalDir)
-    return readModelSet(finalDir, id, 'user')
-  } catch (e) {
-    await rm(tempDir, { recursive: true, force: true })
-    throw e
-  }
+    return manifest
+  })
 }
 
-function pickArchitecture(c: ResUnetConfig) {
+export function pickArchitecture(c: ResUnetConfig) {
   return { spatialDims: c.spatialDims, inChannels: c.inChannels, outChannels: c.outChannels, channels: [...c.channels], strides: [...c.strides], numResUnits: c.numResUnits, norm: c.norm }
 }

@@ -34,7 +34,7 @@ import {
   transformGeometry,
   type AxisTransform,
 } from './orientRas'
-import { planIsotropic, resampleBack, resampleIsotropic, type ResampleRecord } from './resampleIsotropic'
+import { planIsotropic, resampleBack, resampleIsotropic, TARGET_SPACING_MM, type ResampleRecord } from './resampleIsotropic'
 
 /** A volume as the pipeline takes it. */
 export interface GridImage {
@@ -73,7 +73,7 @@ export interface PreprocessedInput {
  * §2 in order: clip/scale the CT, crop both to CT > -1024 HU, reorient to RAS, resample to 2 mm.
  * `ct` must already be on the PET grid (CTres); `pet` in SUV.
  */
-export function preprocessForInference(ct: GridImage, pet: GridImage): PreprocessedInput {
+export function preprocessForInference(ct: GridImage, pet: GridImage, spacingMm = TARGET_SPACING_MM): PreprocessedInput {
   const grid = pet.geometry
   if (!sameGrid(ct.geometry, grid, 0.01)) {
     throw new Error('the CT must be resampled onto the PET grid (CTres) before preprocessing')
@@ -96,7 +96,7 @@ export function preprocessForInference(ct: GridImage, pet: GridImage): Preproces
     petVoxels = applyAxisTransform(petVoxels, orientation)
   }
 
-  const { geometry: inputGeometry, record: resample } = planIsotropic(orientedGeometry)
+  const { geometry: inputGeometry, record: resample } = planIsotropic(orientedGeometry, spacingMm)
   const m = voxelCount(inputGeometry)
   const input = allocateVoxels('float32', 2 * m) as Float32Array
   resampleIsotropic(ctVoxels, resample, input.subarray(0, m))

@@ -133,3 +133,26 @@ export function resampleBack(
 ): Float32Array {
   return resampleAxes(src, record.outputDims, record.outputSpacingMm, record.inputDims, record.inputSpacingMm, out)
 }
+
+/**
+ * §5: a label volume onto the grid of `planIsotropic` by nearest neighbour (MONAI Spacingd with
+ * mode "nearest" for the label): output index j takes input index round(j * outSpacing / inSpacing),
+ * clamped, so labels stay 0/1 and no lesion is smeared.
+ */
+export function resampleIsotropicNearest(
+  src: Uint8Array,
+  record: ResampleRecord,
+  out: Uint8Array = new Uint8Array(record.outputDims[0] * record.outputDims[1] * record.outputDims[2]),
+): Uint8Array {
+  const [nx, ny, nz] = record.inputDims
+  if (src.length !== nx * ny * nz) throw new RangeError(`${src.length} labels for a ${record.inputDims.join('x')} grid`)
+  const nearest = (outLength: number, inLength: number, axis: number, stride: number): Int32Array =>
+    Int32Array.from({ length: outLength }, (_, j) => Math.min(inLength - 1, Math.max(0, Math.round((j * record.outputSpacingMm[axis]) / record.inputSpacingMm[axis]))) * stride)
+  const [ox, oy, oz] = record.outputDims
+  const tx = nearest(ox, nx, 0, 1)
+  const ty = nearest(oy, ny, 1, nx)
+  const tz = nearest(oz, nz, 2, nx * ny)
+  let o = 0
+  for (let k = 0; k < oz; k++) for (let j = 0; j < oy; j++) for (let i = 0; i < ox; i++, o++) out[o] = src[tz[k] + ty[j] + tx[i]]
+  return out
+}

@@ -54,7 +54,7 @@ export async function segmentVolume(
   })()
   const threads = request.threads ?? 2
   progress(0, 'Preparing the images')
-  const prepared = preprocessForInference(request.ctOnPetGrid, request.pet)
+  const prepared = preprocessForInference(request.ctOnPetGrid, request.pet, isotropicSpacingMm(manifest))
   lap('preprocess')
 
   const choice = await chooseExecutionProvider(request.device, threads)
@@ -87,7 +87,8 @@ export async function segmentVolume(
     lap('model load')
     try {
       const roi = request.windowSize ? ([request.windowSize, request.windowSize, request.windowSize] as const) : manifest.inference.roiSize
-      if (roi.some((r) => r % 16 !== 0)) throw new Error(`the window size must be a multiple of 16 (got ${roi.join('x')})`)
+      const multiple = 2 ** manifest.architecture.strides.length
+      if (roi.some((r) => r % multiple !== 0)) throw new Error(`the window size must be a multiple of ${multiple} (got ${roi.join('x')})`)
       const logits = await slidingWindowInference(
         prepared.input,
         prepared.dims,
@@ -128,6 +129,13 @@ export async function segmentVolume(
   const mask = argmaxToMask(p0, p1)
   lap('argmax')
   return { mask, provider, providerNote: note, timings, windowsPerFold }
+}
+
+/** The manifest's network voxel size (§2.4: 2 mm); only isotropic grids are supported. */
+export function isotropicSpacingMm(manifest: ModelSetManifest): number {
+  const [x, y, z] = manifest.preprocessing.spacingMm
+  if (x !== y || y !== z) throw new Error(`model set ${manifest.name}: spacing ${x}x${y}x${z} mm is not isotropic, which LesionLab does not support`)
+  return x
 }
 
 /** Voxels inside the CT field of view on the network grid (scaled CT above 0). */

@@ -1,0 +1,103 @@
+import { resolve } from 'node:path'
+import type { ApiEvents, FineTuneResult, FineTuneStartArgs } from '../../shared/api/contract'
+import { InputError } from '../io/InputError'
+import { listModelSets } from '../inference/modelSet/modelSetRegistry'
+import type { StudySession } from '../study/StudySession'
+import { workerPool } from '../workers/WorkerPool'
+import { trainingSourceFromStudyFolder } from './data/studyCases'
+import type { TrainingCaseSource } from './data/prepareTrainingCase'
+import { DEFAULT_FINE_TUNE, type FineTuneSettings } from './fineTuneFold'
+import type { FineTuneRunProgress } from './fineTuneModelSet'
+
+type Emit = <E extends keyof ApiEvents>(event: E, payload: ApiEvents[E]) => void
+
+interface RunningTraining {
+  taskId: string
+  abort: AbortController
+  /** Int32Array on a SharedArrayBuffer the worker polls between steps: 1 = paused. */
+  pauseFlag: Int32Array
+}
+
+/**
+ * Fine-tuning for the app: one run at a time, in a worker thread, with progress events, pause and
+ * cancel. The new model set is installed only when the run completes; a cancel, a crash or an error
+ * leaves every existing set as it was.
+ */
+export class TrainingService {
+  private running: RunningTraining | null = null
+
+  constructor(
+    private readonly session: StudySession,
+    private readonly emit: Emit,
+  ) {}
+
+  async start(args: FineTuneStartArgs): Promise<FineTuneResult> {
+    if (this.running) throw new Error('a fine-tuning run is already going; cancel it or wait for it to finish')
+    const sets = await listModelSets()
+    const base = sets.find((s) => s.id === args.baseModelSetId)
+    if (!base) throw new InputError(args.baseModelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
+    if (!base.manifest || base.problem) throw new InputError(base.dir, `the model set cannot be used: ${base.problem}`)
+    const taskId = args.taskId ?? `fine-tune-${Date.now()}`
+    const running: RunningTraining = { taskId, abort: new AbortController(), pauseFlag: new Int32Array(new SharedArrayBuffer(4)) }
+    this.running = running
+    const label = `Fine-tuning ${base.manifest.name}`
+    try {
+      this.emit('progress', { taskId, label: 'Reading the training cases', fraction: 0, done: false })
+      const cases: TrainingCaseSource[] = []
+      if (args.useCurrentStudy) {
+        const current = await this.session.trainingSource()
+        if (current.reviewState !== 'done' && !args.includeUnreviewed) {
+          throw new InputError(current.name, `its review is "${current.reviewState}", not done: finish the review (or tick "use it anyway")`)
+        }
+        cases.push(current)
+      }
+      for (const path of args.casePaths) cases.push(await trainingSourceFromStudyFolder(resolve(path)))
+      if (cases.length === 0) throw new Error('choose at least one case to learn from')
+      const validation = args.validationPath
+        ? await trainingSourceFromStudyFolder(resolve(args.validationPath))
+        : args.validateOnCurrentStudy
+          ? await this.session.trainingSource()
+          : undefined
+      const settings: FineTuneSettings = { ...DEFAULT_FINE_TUNE, ...args.settings, trainable: { ...DEFAULT_FINE_TUNE.trainable, ...args.settings.trainable } }
+      const outcome = await workerPool.run(
+        'fineTune',
+        { base, outName: args.outName, cases, validation, settings, folds: args.folds, device: args.device, pauseFlag: running.pauseFlag },
+        {
+          signal: running.abort.signal,
+          onProgress: (fraction, message, detail) => {
+            const p = detail as FineTuneRunProgress | undefined
+            this.emit('progress', { taskId, label: message ?? label, fraction, done: false })
+            if (p) this.emit('training.progress', { taskId, paused: Atomics.load(running.pauseFlag, 0) === 1, ...p })
+          },
+        },
+      )
+      return {
+        modelSetId: outcome.set.id,
+        provider: outcome.provider,
+        folds: outcome.folds.map((f) => ({ fold: f.fold, stepsRun: f.stepsRun, bestStep: f.bestStep, stoppedEarly: f.stoppedEarly, diceBefore: f.diceBefore ?? null, diceAfter: f.diceAfter ?? null, losses: f.losses })),
+      }
+    } finally {
+      this.running = null
+      this.emit('progress', { taskId, label, fraction: 1, done: true })
+    }
+  }
+
+  setPaused(taskId: string, paused: boolean): { paused: boolean } {
+    const running = this.requireRun(taskId)
+    Atomics.store(running.pauseFlag, 0, paused ? 1 : 0)
+    return { paused }
+  }
+
+  /** true when a run with this id was going and has been asked to stop. */
+  cancel(taskId: string): boolean {
+    if (this.running?.taskId !== taskId) return false
+    Atomics.store(this.running.pauseFlag, 0, 0)
+    this.running.abort.abort()
+    return true
+  }
+
+  private requireRun(taskId: string): RunningTraining {
+    if (!this.running || this.running.taskId !== taskId) throw new Error(`no fine-tuning run ${taskId} is going`)
+    return this.running
+  }
+}
