@@ -64,6 +64,20 @@ describe('browser mode, end to end in Chromium', () => {
     await expect(page.locator('[data-testid=study-header]').textContent()).resolves.toContain('FDG')
   })
 
+  it('segments the demo study out of the box with the shipped demo model set (labelled a demonstration)', async () => {
+    await page.click('[data-testid=open-segment]')
+    const select = page.locator('[data-testid=model-set]')
+    await expect.poll(() => select.textContent(), { timeout: 15_000 }).toContain('demonstration, not for clinical use')
+    await page.click('[data-testid=segment-run]')
+    const masks = () => page.evaluate(() => ((window as unknown as DebugWindow).lesionlabDebug.study() as unknown as { masks: { label: string }[] }).masks.map((m) => m.label))
+    const labels = await pollUntil(masks, (l) => l.some((x) => x.startsWith('Automatic (LesionLab demo')), 120_000)
+    expect(labels.some((x) => x.startsWith('Automatic (LesionLab demo'))).toBe(true)
+    expect(await page.locator('[data-testid=segment-error]').count()).toBe(0)
+    await page.screenshot({ path: join(artifacts, 'demo-segmented.png') })
+    await page.keyboard.press('Escape')
+    await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)
+  })
+
   it('opens a real PET/CT study (STS_001) through File > Open study and shows it fused, with its mask', async () => {
     await page.click('[data-testid=menu-open]')
     await page.fill('[data-testid=open-path]', STS_001)
@@ -146,15 +160,6 @@ describe('browser mode, end to end in Chromium', () => {
     expect(header).toContain('dropped CT + PET files')
   })
 
-  it('Segment… says plainly that no model set is installed and how to add one', async () => {
-    await page.click('[data-testid=open-segment]')
-    const message = page.locator('[data-testid=no-models]')
-    await expect.poll(() => message.textContent(), { timeout: 15_000 }).toContain('lesionlab model add')
-    await expect(page.locator('[data-testid=segment-run]').isDisabled()).resolves.toBe(true)
-    await page.keyboard.press('Escape')
-    await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)
-  })
-
   it('says clearly when a study cannot be opened, and keeps the open one', async () => {
     const missing = join(dataDir, 'no-such-study')
     await page.click('[data-testid=menu-open]')
@@ -163,6 +168,27 @@ describe('browser mode, end to end in Chromium', () => {
     const toast = page.locator('[data-testid=error]').last()
     await expect.poll(() => toast.textContent(), { timeout: 15_000 }).toContain(missing)
     expect(await page.evaluate(() => (window as unknown as DebugWindow).lesionlabDebug.study()?.name)).toBe('Dropped study')
+  })
+})
+
+describe('browser mode without any model set', () => {
+  it('Segment… says plainly that no model set is installed and how to add one', async () => {
+    const empty = join(repoRoot, 'test-results', 'no-models')
+    mkdirSync(empty, { recursive: true })
+    const server = await startBrowserMode([], { LESIONLAB_SHIPPED_MODELS: empty })
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+      await page.goto(server.url)
+      await waitForStudy(page, 'Demo FDG phantom')
+      await page.click('[data-testid=open-segment]')
+      const message = page.locator('[data-testid=no-models]')
+      await expect.poll(() => message.textContent(), { timeout: 15_000 }).toContain('lesionlab model add')
+      await expect(page.locator('[data-testid=segment-run]').isDisabled()).resolves.toBe(true)
+    } finally {
+      await browser.close()
+      await server.stop()
+    }
   })
 })
 

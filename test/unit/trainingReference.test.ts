@@ -61,9 +61,13 @@ function maxAbs(a: Float32Array): number {
 }
 
 describe('training step against the PyTorch reference', () => {
-  it.each(['all', 'decoder'] as const)('gradients at step 1 match (%s)', async (scenario) => {
+  it.each([
+    ['all', 'native'],
+    ['decoder', 'native'],
+    ['all', 'subpixel'],
+  ] as const)('gradients at step 1 match (%s parameters, %s ConvTranspose graph)', async (scenario, convTranspose) => {
     const trainable = scenarios[scenario].trainable
-    const graph = buildTrainingStep(desc, { batch: 2, patch: [16, 16, 16], trainable, output: 'gradients', convTranspose: 'native' })
+    const graph = buildTrainingStep(desc, { batch: 2, patch: [16, 16, 16], trainable, output: 'gradients', convTranspose })
     const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: 1 })
     const feeds: Record<string, ort.Tensor> = {
       image: new ort.Tensor('float32', image, graph.imageShape),
