@@ -103,7 +103,8 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
     return {
       ...manifest,
       name: request.outName,
-      version: '1.0.0',
+      // A new version of the base set: its version plus a fine-tuning stamp (semver build metadata).
+      version: `${manifest.version}+ft.${new Date().toISOString().replace(/[-:]/g, '').slice(0, 13)}`,
       intendedUse: request.intendedUse ?? manifest.intendedUse,
       description: request.description ?? `${manifest.name} fine-tuned on ${request.cases.map((c) => c.name).join(', ')}`,
       folds,
