@@ -3,7 +3,7 @@ export type ShortcutAction =
   | 'ctSoftTissue' | 'ctLung' | 'ctBone' | 'ctBrain'
   | 'petColormap' | 'toggleMask' | 'opacityUp' | 'opacityDown' | 'suvUp' | 'suvDown'
   | 'viewAxial' | 'viewCoronal' | 'viewSagittal' | 'viewMip' | 'viewGrid' | 'resetViews'
-  | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'help'
+  | 'openStudy' | 'suvPanel' | 'saveMask' | 'lesionPanel' | 'fineTune' | 'help'
   | 'toolNavigate' | 'toolBrush' | 'toolEraser' | 'toolGrow' | 'toolDelete' | 'toolScissors' | 'toolSplit' | 'toolMerge'
   | 'brushSmaller' | 'brushLarger' | 'undo' | 'redo' | 'acceptPreview' | 'nextUnreviewed' | 'acceptLesion' | 'rejectLesion'
 
@@ -28,6 +28,7 @@ export const SHORTCUTS: { keys: string; match: (e: KeyboardEvent) => boolean; id
   { keys: 'u', match: (e) => e.key === 'u', id: 'suvPanel', action: 'SUV panel (how SUV was computed; correct weight, dose, times)' },
   { keys: 'Ctrl+S', match: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's', id: 'saveMask', action: 'Save the mask (NIfTI, MHA, DICOM SEG)' },
   { keys: 'l', match: (e) => e.key === 'l', id: 'lesionPanel', action: 'Show / hide the lesion table' },
+  { keys: 'Shift+T', match: (e) => e.key === 'T', id: 'fineTune', action: 'Fine-tune a model set on corrected cases' },
   { keys: 'Esc', match: (e) => e.key === 'Escape', id: 'toolNavigate', action: 'Navigate (no editing tool); drops a grow preview' },
   { keys: 'b', match: (e) => e.key === 'b', id: 'toolBrush', action: 'Brush (paint the working mask; SUV gate optional)' },
   { keys: 'e', match: (e) => e.key === 'e', id: 'toolEraser', action: 'Eraser' },
