@@ -73,6 +73,10 @@ describe('browser mode, end to end in Chromium', () => {
     const labels = await pollUntil(masks, (l) => l.some((x) => x.startsWith('Automatic (LesionLab demo')), 120_000)
     expect(labels.some((x) => x.startsWith('Automatic (LesionLab demo'))).toBe(true)
     expect(await page.locator('[data-testid=segment-error]').count()).toBe(0)
+    // The new mask is shown over the images, which stay drawn (a re-shown mask once blanked the views).
+    const axial = await pollUntil(() => viewPixels(page, 'axial'), (p) => nonBlankCount(p) > 5000)
+    expect(nonBlankCount(axial)).toBeGreaterThan(5000)
+    expect(pageErrors).toEqual([])
     await page.screenshot({ path: join(artifacts, 'demo-segmented.png') })
     await page.keyboard.press('Escape')
     await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)

@@ -515,13 +515,13 @@ export class FusionViewer {
   private removeMask(): void {
     if (!this.maskSegmentationId) return
     segmentation.removeSegmentation(this.maskSegmentationId)
-    cache.removeVolumeLoadObject(this.maskSegmentationId)
+    removeLocalVolume(this.maskSegmentationId)
     this.maskSegmentationId = null
   }
 
   private clearStudy(): void {
     this.removeMask()
-    for (const v of [this.ct, this.pet]) if (v) cache.removeVolumeLoadObject(v.volumeId)
+    for (const v of [this.ct, this.pet]) if (v) removeLocalVolume(v.volumeId)
     this.ct = null
     this.pet = null
   }
@@ -553,6 +553,17 @@ const MASK_COLOURS: Types.Color[] = [
 /** Cornerstone3D renders Uint8, Int8, Uint16, Int16 and Float32 volumes; Int32 is widened to float. */
 function displayable(voxels: VoxelArray): Uint8Array | Int8Array | Uint16Array | Int16Array | Float32Array {
   return voxels instanceof Int32Array ? Float32Array.from(voxels) : voxels
+}
+
+/**
+ * Cornerstone3D 5.14 caches a local volume's slices as images ("<volumeId>_slice_<k>") that
+ * removeVolumeLoadObject leaves behind; showing the same volume again (a mask re-shown after a
+ * segmentation) then fails with "imageId already in cache". Remove both.
+ */
+function removeLocalVolume(volumeId: string): void {
+  const imageIds = cache.getVolume(volumeId)?.imageIds ?? []
+  if (cache.getVolumeLoadObject(volumeId)) cache.removeVolumeLoadObject(volumeId)
+  for (const imageId of imageIds) if (cache.getImageLoadObject(imageId)) cache.removeImageLoadObject(imageId, { force: true })
 }
 
 function createVolume(volumeId: string, payload: VolumePayload): void {
