@@ -11,7 +11,8 @@ export function modelSetInfo(set: InstalledModelSet): ModelSetInfo {
     description: m?.description,
     intendedUse: m?.intendedUse,
     tracers: m?.tracers,
-    folds: m?.folds.length,
+    // The sub-pixel graphs are the same folds' weights in another form (for WebGPU), not more folds.
+    folds: m?.folds.filter((f) => f.convTranspose === 'native').length,
     parameters: m?.architecture.parameters,
     location: set.location,
     dir: set.dir,
