@@ -4,9 +4,9 @@ import type { ApiArgs } from './api/contract'
 export type FineTuneSettingsValues = Required<NonNullable<ApiArgs<'train.start'>['settings']>>
 
 /**
- * The defaults of a fine-tuning run, for the renderer's form. They mirror `DEFAULT_FINE_TUNE` in
- * src/main/training/fineTuneFold.ts (which the main process applies to any setting left out); keep the
- * two equal.
+ * The defaults of a fine-tuning run: the renderer's form shows them and the main process
+ * (`DEFAULT_FINE_TUNE` in src/main/training/fineTuneFold.ts) applies them to any setting left out.
+ * The learning rate is low because the weights are already trained.
  */
 export const DEFAULT_FINE_TUNE_SETTINGS: Readonly<FineTuneSettingsValues> = Object.freeze({
   steps: 200,

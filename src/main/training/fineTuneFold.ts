@@ -1,4 +1,5 @@
 import type { Vec3 } from '../../shared/geometry'
+import { DEFAULT_FINE_TUNE_SETTINGS } from '../../shared/training'
 import type { LayerDescription } from '../inference/network/layerDescription'
 import type { ProviderName } from '../inference/segment/executionProvider'
 import { uniformRandom } from '../imaging/seededRandom'
@@ -34,20 +35,8 @@ export interface FineTuneSettings {
   threads: number
 }
 
-export const DEFAULT_FINE_TUNE: FineTuneSettings = {
-  steps: 200,
-  learningRate: 2e-5,
-  patch: 64,
-  batch: 2,
-  trainable: { layers: 'all', normAffine: true },
-  foregroundProbability: 2 / 3,
-  augment: true,
-  schedule: 'cosine',
-  validateEvery: 50,
-  patience: 0,
-  seed: 1,
-  threads: 2,
-}
+/** The defaults live in src/shared so the renderer's form shows exactly what the main process applies. */
+export const DEFAULT_FINE_TUNE: FineTuneSettings = { ...DEFAULT_FINE_TUNE_SETTINGS, trainable: { ...DEFAULT_FINE_TUNE_SETTINGS.trainable } }
 
 export interface FineTuneProgress {
   step: number
