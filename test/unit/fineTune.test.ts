@@ -13,6 +13,7 @@ import { DEMO_MODEL_SET } from '../../src/main/training/demoModelSet'
 import { DEFAULT_FINE_TUNE, fineTuneFold } from '../../src/main/training/fineTuneFold'
 import { fineTuneModelSet } from '../../src/main/training/fineTuneModelSet'
 import { cosineLearningRate } from '../../src/main/training/schedule'
+import { chooseTrainingProvider } from '../../src/main/training/engine/trainingProvider'
 import { TaskCancelledError } from '../../src/main/workers/WorkerPool'
 import { makeTempDir, REPO_ROOT, STS_001 } from './helpers/data'
 
@@ -30,6 +31,16 @@ describe('fine-tuning', () => {
     expect(cosineLearningRate(1e-3, 0, 100)).toBe(1e-3)
     expect(cosineLearningRate(1e-3, 50, 100)).toBeCloseTo(5e-4, 12)
     expect(cosineLearningRate(1e-3, 99, 100)).toBeLessThan(1e-6)
+  })
+
+  it('uses a GPU provider for training only after its gradients agree with the CPU; here it falls back with the reason', async () => {
+    const choice = await chooseTrainingProvider('webgpu', 1)
+    if (choice.provider === 'webgpu') {
+      expect(choice.needsSubpixelGraph).toBe(true) // a machine with a working WebGPU adapter
+    } else {
+      expect(choice.provider).toBe('cpu')
+      expect(choice.note).toMatch(/webgpu: (not available for training|its gradients differ)/)
+    }
   })
 
   it('learns lesions on phantoms: held-out validation Dice rises clearly from the untrained network', async () => {
