@@ -64,6 +64,24 @@ describe('fine-tuning', () => {
     expect(result.diceAfter).toBe(Math.max(...result.validations.map((v) => v.dice)))
   }, 240_000)
 
+  it('refuses bad training input up front: NaN voxels (named), a taken set name (before any training)', async () => {
+    const source = phantomTrainingSource('FDG', 41, 'small')
+    const pet = Float32Array.from(source.pet.voxels)
+    pet[1234] = NaN
+    expect(() => prepareTrainingCase({ ...source, pet: { ...source.pet, voxels: pet } }, 8)).toThrow(/phantom FDG seed 41: the PET has 1 voxel\(s\) that are not numbers/)
+    const base = await readModelSet(SHIPPED_DEMO, DEMO_MODEL_SET.id, 'shipped')
+    const shippedRoot = join(REPO_ROOT, 'resources', 'models')
+    const before = readdirSync(shippedRoot)
+    let trained = false
+    const run = fineTuneModelSet(
+      { base, outName: DEMO_MODEL_SET.id, cases: [source], settings: { ...DEFAULT_FINE_TUNE, steps: 5, patch: 32, batch: 1 }, device: 'cpu', root: shippedRoot },
+      { onProgress: (p) => (trained ||= p.step !== undefined) },
+    )
+    await expect(run).rejects.toThrow(/exists already/)
+    expect(trained).toBe(false)
+    expect(readdirSync(shippedRoot)).toEqual(before)
+  })
+
   it('a cancelled run leaves no model set behind and the base set untouched', async () => {
     const root = join(temp.dir, 'cancel-models')
     const base = await readModelSet(SHIPPED_DEMO, DEMO_MODEL_SET.id, 'shipped')

@@ -1,4 +1,5 @@
-import { copyFile, writeFile } from 'node:fs/promises'
+import { copyFile, stat, writeFile } from 'node:fs/promises'
+import { InputError } from '../io/InputError'
 import { join } from 'node:path'
 import { APP_VERSION } from '../appVersion'
 import { buildResUnetOnnx } from '../inference/network/buildOnnx'
@@ -6,7 +7,7 @@ import { describeResUnet } from '../inference/network/layerDescription'
 import { readOnnxWeights } from '../inference/network/readOnnxWeights'
 import { resUnetConfig } from '../inference/network/resUnetConfig'
 import { validateWeights } from '../inference/network/validateWeights'
-import { installModelSet } from '../inference/modelSet/installModelSet'
+import { installModelSet, modelSetId } from '../inference/modelSet/installModelSet'
 import type { ModelSetManifest } from '../inference/modelSet/manifest'
 import { modelSetLocations, sha256Of, verifyFold, type InstalledModelSet } from '../inference/modelSet/modelSetRegistry'
 import { isotropicSpacingMm } from '../inference/segment/segmentVolume'
@@ -61,6 +62,10 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
   for (const i of selected) if (!nativeFolds[i]) throw new Error(`model set ${base.id} has no fold ${i} (it has ${nativeFolds.length})`)
   if (request.cases.length === 0) throw new Error('fine-tuning needs at least one case with a corrected mask')
 
+  const root = request.root ?? modelSetLocations().user
+  // Refuse a taken name now, not after an hour of training.
+  const target = join(root, modelSetId(request.outName))
+  if (await stat(target).catch(() => null)) throw new InputError(target, 'a model set with this name exists already; choose another name')
   const report = (p: FineTuneRunProgress): void => hooks.onProgress?.(p)
   report({ fraction: 0, message: 'Checking the device' })
   const choice = await chooseTrainingProvider(request.device, settings.threads)
@@ -70,7 +75,6 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
   const validation = request.validation ? prepareTrainingCase(request.validation, spacing) : undefined
 
   const results: (FoldTrainingResult & { fold: string })[] = []
-  const root = request.root ?? modelSetLocations().user
   const set = await installModelSet(root, request.outName, async (tempDir) => {
     const folds: ModelSetManifest['folds'] = []
     for (let n = 0; n < nativeFolds.length; n++) {

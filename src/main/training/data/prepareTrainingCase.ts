@@ -40,6 +40,10 @@ export function prepareTrainingCase(source: TrainingCaseSource, spacingMm: numbe
   for (const [what, length] of [['CT', source.ctOnPetGrid.voxels.length], ['PET', source.pet.voxels.length], ['label', source.label.length]] as const) {
     if (length !== n) throw new Error(`${source.name}: the ${what} has ${length} voxels, the PET grid ${n}`)
   }
+  for (const [what, voxels] of [['CT', source.ctOnPetGrid.voxels], ['PET', source.pet.voxels]] as const) {
+    const bad = countNonFinite(voxels)
+    if (bad > 0) throw new Error(`${source.name}: the ${what} has ${bad} voxel(s) that are not numbers (NaN or infinite); fix the image before training on it`)
+  }
   const box = foregroundBox(source.ctOnPetGrid.voxels, grid.dims, 0)
   if (!box) throw new Error(`${source.name}: no CT voxel above 0 HU, so no body to train on`)
   const croppedGeometry = cropGeometry(grid, box)
@@ -70,4 +74,10 @@ export function binaryLabel(voxels: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(voxels.length)
   for (let i = 0; i < voxels.length; i++) out[i] = voxels[i] > 0 ? 1 : 0
   return out
+}
+
+function countNonFinite(voxels: ArrayLike<number>): number {
+  let bad = 0
+  for (let i = 0; i < voxels.length; i++) if (!Number.isFinite(voxels[i])) bad++
+  return bad
 }
