@@ -35,6 +35,8 @@ export async function listModelSets(): Promise<InstalledModelSet[]> {
       continue
     }
     for (const name of names) {
+      // ".<id>.<random>.tmp": a set being written (or left by a crash mid-write), never a usable set.
+      if (name.startsWith('.')) continue
       const dir = join(root, name)
       if (!(await stat(dir).catch(() => null))?.isDirectory()) continue
       if (!(await stat(join(dir, 'model.json')).catch(() => null))) continue
