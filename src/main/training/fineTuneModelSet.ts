@@ -127,7 +127,8 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
         },
       },
       evaluation: {
-        ...(manifest.evaluation ?? {}),
+        // The base set's own figures describe the base, not this set: kept apart, under their name.
+        baseModelSetEvaluation: manifest.evaluation ?? null,
         fineTuningValidation: request.validation
           ? { case: request.validation.name, metric: 'lesion Dice on the training grid', folds: results.map((r) => ({ fold: r.fold, before: r.diceBefore ?? null, after: r.diceAfter ?? null })) }
           : null,
