@@ -94,6 +94,10 @@ describe('fine-tuning in the browser, from the demo study', () => {
     expect(await page.locator('[data-testid=ft-start]').isDisabled()).toBe(true)
     expect(await page.locator('[data-testid=fine-tune-panel]').textContent()).toContain('Greater than 0')
     await page.locator('[data-testid=ft-lr]').fill('0.00002')
+    await page.locator('[data-testid=ft-folds]').fill('3')
+    expect(await page.locator('[data-testid=ft-start]').isDisabled()).toBe(true)
+    expect(await page.locator('[data-testid=fine-tune-panel]').textContent()).toContain('This set has 1 fold(s)')
+    await page.locator('[data-testid=ft-folds]').fill('0')
 
     await page.locator('[data-testid=ft-steps]').fill('4')
     await page.locator('[data-testid=ft-patch]').selectOption('32')

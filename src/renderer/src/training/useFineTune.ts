@@ -16,6 +16,8 @@ export interface FineTuneForm {
   casePaths: string
   validation: ValidationChoice
   validationPath: string
+  /** Fold numbers to fine-tune, e.g. "0,2"; empty: all (the others are copied unchanged). */
+  folds: string
   device: FineTuneDevice
   settings: FineTuneSettingsValues
 }
@@ -61,6 +63,7 @@ export function defaultForm(): FineTuneForm {
     casePaths: '',
     validation: 'none',
     validationPath: '',
+    folds: '',
     device: 'auto',
     settings: { ...DEFAULT_FINE_TUNE_SETTINGS, trainable: { ...DEFAULT_FINE_TUNE_SETTINGS.trainable } },
   }
@@ -113,9 +116,17 @@ export function startArgs(f: FineTuneForm, taskId: string) {
     validationPath: f.validation === 'path' ? f.validationPath.trim() : undefined,
     validateOnCurrentStudy: f.validation === 'current',
     settings: { ...f.settings, trainable: { ...f.settings.trainable } },
+    folds: parseFolds(f.folds) ?? undefined,
     device: f.device,
     taskId,
   }
+}
+
+/** "0, 2" -> [0, 2]; "" -> undefined (all folds); anything else -> null (invalid). */
+export function parseFolds(text: string): number[] | undefined | null {
+  if (!text.trim()) return undefined
+  const folds = text.split(',').map((t) => Number(t.trim()))
+  return folds.every((f) => Number.isInteger(f) && f >= 0) ? folds : null
 }
 
 export function splitPaths(text: string): string[] {
