@@ -66,6 +66,8 @@ export interface FoldTrainingHooks {
   signal?: AbortSignal
   /** Resolves when training may go on (pause). */
   waitWhilePaused?: () => Promise<void>
+  /** The validation window; default: see `validationWindow`. */
+  validationRoi?: Vec3
 }
 
 /**
@@ -87,7 +89,7 @@ export async function fineTuneFold(
   const patch: Vec3 = [settings.patch, settings.patch, settings.patch]
   const rng = uniformRandom(settings.seed)
   const augmentation: AugmentationSettings = settings.augment ? SEED_AUGMENTATION : { ...SEED_AUGMENTATION, affine: { ...SEED_AUGMENTATION.affine, p: 0 }, elastic: { ...SEED_AUGMENTATION.elastic, p: 0 }, contrast: { ...SEED_AUGMENTATION.contrast, p: 0 }, noise: { ...SEED_AUGMENTATION.noise, p: 0 } }
-  const roi = validationWindow(desc, settings.patch)
+  const roi = hooks.validationRoi ?? validationWindow(desc, settings.patch)
   const runner = await TrainingStepRunner.create(desc, initial, { batch: settings.batch, patch, trainable: trainableKeys(desc, settings.trainable), provider, threads: settings.threads })
   const started = performance.now()
   const losses: number[] = []
@@ -170,11 +172,16 @@ function checkSettings(s: FineTuneSettings, desc: LayerDescription): void {
 }
 
 /**
- * The validation sliding window: the training patch size, overlap 0.25. §5 validates with 192³
- * windows on GPUs; the network is fully convolutional, and patch-sized windows keep a CPU's memory and
- * time per validation small (the Dice differs only at window borders).
+ * The default validation window: the training patch size (overlap 0.25). §5 validates with 192³
+ * windows on GPUs; the network is fully convolutional, so smaller windows change the Dice only at window
+ * borders while keeping a CPU's memory small. fineTuneModelSet passes the set's own window, capped.
  */
 function validationWindow(desc: LayerDescription, patch: number): Vec3 {
   const edge = Math.max(patch, desc.spatialMultiple)
   return [edge, edge, edge]
+}
+
+/** The model set's inference window capped at 128³ (memory on a CPU), never below the patch. */
+export function validationWindowFor(roiSize: readonly number[], patch: number): Vec3 {
+  return roiSize.map((r) => Math.max(patch, Math.min(r, 128))) as Vec3
 }

@@ -14,7 +14,7 @@ import { isotropicSpacingMm } from '../inference/segment/segmentVolume'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import { prepareTrainingCase, type TrainingCase, type TrainingCaseSource } from './data/prepareTrainingCase'
 import { chooseTrainingProvider } from './engine/trainingProvider'
-import { fineTuneFold, type FineTuneProgress, type FineTuneSettings, type FoldTrainingResult } from './fineTuneFold'
+import { fineTuneFold, validationWindowFor, type FineTuneProgress, type FineTuneSettings, type FoldTrainingResult } from './fineTuneFold'
 
 export interface FineTuneRequest {
   base: InstalledModelSet
@@ -93,6 +93,7 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
       const result = await fineTuneFold(desc, weights, cases, validation, { ...settings, seed: settings.seed + n }, choice.provider, {
         signal: hooks.signal,
         waitWhilePaused: hooks.waitWhilePaused,
+        validationRoi: validationWindowFor(manifest.inference.roiSize, settings.patch),
         onProgress: (p) => report({ ...p, fraction: (k + p.step / p.steps) / selected.length, fold: k + 1, foldCount: selected.length, message: `Fold ${k + 1} of ${selected.length}: ${p.message}` }),
       })
       results.push({ ...result, fold: fold.name })
