@@ -80,15 +80,18 @@ export function emitBackwardPass({ g, ops, shapes, trainable, seeds, inputsRequi
     },
   }
 
+  /** A tensor read by several ops gets the sum of their gradients. */
+  const sumOf = (parts: string[], name: string): string => {
+    const sum = names.next(`grad/${name}`)
+    g.node('Sum', parts, [sum])
+    return sum
+  }
+
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]
     const parts = contributions.get(op.output)
     if (!parts || !requiresGrad.has(op.output)) continue
-    let dy = parts[0]
-    if (parts.length > 1) {
-      dy = names.next(`grad/${op.output}`)
-      g.node('Sum', parts, [dy])
-    }
+    const dy = parts.length === 1 ? parts[0] : sumOf(parts, op.output)
     switch (op.op) {
       case 'conv3d':
         conv3dBackward(ctx, op, dy)
@@ -124,9 +127,7 @@ export function emitBackwardPass({ g, ops, shapes, trainable, seeds, inputsRequi
   for (const name of inputsRequiringGrad) {
     const parts = contributions.get(name)
     if (!parts) throw new Error(`internal: no gradient reaches ${name}`)
-    const sum = names.next(`grad/${name}`)
-    g.node('Sum', parts, [sum])
-    inputGrads.set(name, sum)
+    inputGrads.set(name, sumOf(parts, name))
   }
   return { paramGrads: grads, inputGrads }
 }
