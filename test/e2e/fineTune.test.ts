@@ -160,12 +160,12 @@ describe('fine-tuning in the browser, from the demo study', () => {
 
     await page.locator('[data-testid=ft-pause]').click()
     await expect.poll(() => page.locator('[data-testid=ft-pause]').textContent(), { timeout: 10_000 }).toBe('Resume')
-    await page.waitForTimeout(1000) // the step under way when the pause came finishes
+    // The worker says so once the step under way has finished and the run stands still.
+    await expect.poll(() => page.locator('[data-testid=ft-progress]').textContent(), { timeout: 30_000 }).toContain('Paused after step')
     const pausedAt = await stepShown(page)
     expect(pausedAt).toBeGreaterThan(0)
     await page.waitForTimeout(2000)
     expect(await stepShown(page)).toBe(pausedAt)
-    expect(await page.locator('[data-testid=ft-progress]').textContent()).toContain('Paused')
 
     await page.locator('[data-testid=ft-pause]').click()
     await expect.poll(() => page.locator('[data-testid=ft-pause]').textContent(), { timeout: 10_000 }).toBe('Pause')
@@ -176,6 +176,14 @@ describe('fine-tuning in the browser, from the demo study', () => {
     await page.locator('[data-testid=fine-tune-panel]').waitFor({ state: 'detached', timeout: 10_000 })
     await page.locator('[data-testid=open-fine-tune]').click()
     await page.locator('[data-testid=ft-step]').waitFor({ timeout: 10_000 })
+    expect(await page.locator('[data-testid=ft-start]').count()).toBe(0)
+
+    // A reloaded window finds the run again (train.status) and can still cancel it.
+    await page.reload()
+    await page.locator('[data-testid=open-fine-tune]').waitFor({ timeout: 60_000 })
+    await expect.poll(() => page.locator('[data-testid=open-fine-tune]').getAttribute('class'), { timeout: 20_000 }).toContain('active')
+    await page.locator('[data-testid=open-fine-tune]').click()
+    await page.locator('[data-testid=ft-step]').waitFor({ timeout: 20_000 })
     expect(await page.locator('[data-testid=ft-start]').count()).toBe(0)
 
     console.info(`[fine-tune e2e] paused at step ${pausedAt}, cancelling at step ${await stepShown(page)} of 500`)

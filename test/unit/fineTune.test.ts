@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { describeResUnet } from '../../src/main/inference/network/layerDescription'
 import { resUnetConfig } from '../../src/main/inference/network/resUnetConfig'
 import { seededInitWeights } from '../../src/main/inference/network/seededInit'
 import { readModelSet } from '../../src/main/inference/modelSet/modelSetRegistry'
+import { installModelSet } from '../../src/main/inference/modelSet/installModelSet'
 import { phantomTrainingSource } from '../../src/main/training/data/phantomCases'
 import { prepareTrainingCase } from '../../src/main/training/data/prepareTrainingCase'
 import { DEMO_MODEL_SET } from '../../src/main/training/demoModelSet'
@@ -64,22 +65,41 @@ describe('fine-tuning', () => {
     expect(result.diceAfter).toBe(Math.max(...result.validations.map((v) => v.dice)))
   }, 240_000)
 
-  it('refuses bad training input up front: NaN voxels (named), a taken set name (before any training)', async () => {
+  it('refuses bad training input up front: NaN voxels (named), a taken set name, a lesion-free validation case (before any training)', async () => {
     const source = phantomTrainingSource('FDG', 41, 'small')
     const pet = Float32Array.from(source.pet.voxels)
     pet[1234] = NaN
     expect(() => prepareTrainingCase({ ...source, pet: { ...source.pet, voxels: pet } }, 8)).toThrow(/phantom FDG seed 41: the PET has 1 voxel\(s\) that are not numbers/)
     const base = await readModelSet(SHIPPED_DEMO, DEMO_MODEL_SET.id, 'shipped')
-    const shippedRoot = join(REPO_ROOT, 'resources', 'models')
-    const before = readdirSync(shippedRoot)
+    const root = join(temp.dir, 'taken-models')
+    mkdirSync(join(root, 'taken-set'), { recursive: true })
     let trained = false
-    const run = fineTuneModelSet(
-      { base, outName: DEMO_MODEL_SET.id, cases: [source], settings: { ...DEFAULT_FINE_TUNE, steps: 5, patch: 32, batch: 1 }, device: 'cpu', root: shippedRoot },
-      { onProgress: (p) => (trained ||= p.step !== undefined) },
-    )
-    await expect(run).rejects.toThrow(/exists already/)
+    const attempt = (outName: string, validation?: typeof source) =>
+      fineTuneModelSet(
+        { base, outName, cases: [source], validation, settings: { ...DEFAULT_FINE_TUNE, steps: 5, patch: 32, batch: 1 }, device: 'cpu', root },
+        { onProgress: (p) => (trained ||= p.step !== undefined) },
+      )
+    await expect(attempt('Taken set')).rejects.toThrow(/"taken-set" exists already/)
+    // A shipped set's id is taken too: the new set would hide behind it.
+    await expect(attempt(DEMO_MODEL_SET.id)).rejects.toThrow(/exists already/)
+    // A validation case without lesions has no Dice to choose the best state by.
+    const empty = { ...source, name: 'lesion-free case', label: new Uint8Array(source.label.length) }
+    await expect(attempt('fresh-name', empty)).rejects.toThrow(/lesion-free case has no lesion/)
     expect(trained).toBe(false)
-    expect(readdirSync(shippedRoot)).toEqual(before)
+    expect(readdirSync(root)).toEqual(['taken-set'])
+  })
+
+  it('keeps a finished set when its name was taken while it was being made: the next free name is used', async () => {
+    const root = join(temp.dir, 'race-models')
+    const base = await readModelSet(SHIPPED_DEMO, DEMO_MODEL_SET.id, 'shipped')
+    const set = await installModelSet(root, 'Raced', async (tempDir) => {
+      mkdirSync(join(root, 'raced')) // another process takes the name meanwhile
+      writeFileSync(join(tempDir, 'fold0.onnx'), readFileSync(join(SHIPPED_DEMO, 'fold0.onnx')))
+      return { ...base.manifest!, name: 'Raced', folds: base.manifest!.folds.filter((f) => f.name === 'fold0') }
+    })
+    expect(set.id).toBe('raced-2')
+    expect(set.problem).toBeUndefined()
+    expect(readdirSync(root).sort()).toEqual(['raced', 'raced-2'])
   })
 
   it('a cancelled run leaves no model set behind and the base set untouched', async () => {

@@ -57,6 +57,7 @@ export function createServices(ctx: ServiceContext): ApiHandlers {
     'task.cancel': async ({ taskId }) => ({ cancelled: session.cancelTask(taskId) || training.cancel(taskId) }),
     'train.start': async (args) => training.start(args),
     'train.pause': async ({ taskId, paused }) => training.setPaused(taskId, paused),
+    'train.status': async () => training.status(),
   }
 }
 

@@ -95,6 +95,9 @@ export const CT_OUTSIDE_HU = -1024
  * The study the user has open, and the derived volumes made for it. One study at a time for now; the
  * cohort work will put several of these behind a project store.
  */
+/** The label of every mask a model set produced: "Automatic (<set> <version>)". */
+export const AUTOMATIC_MASK_PREFIX = 'Automatic ('
+
 export class StudySession {
   private study: LoadedStudy | null = null
   private tasks = new Map<string, AbortController>()
@@ -210,7 +213,7 @@ export class StudySession {
       )
       if (this.study !== study) throw new InputError(study.info.name, 'the study was closed while it was being segmented')
       const record = makeVolumeRecord(study.info.id, 'mask', {
-        label: `Automatic (${set.manifest.name} ${set.manifest.version})`,
+        label: `${AUTOMATIC_MASK_PREFIX}${set.manifest.name} ${set.manifest.version})`,
         modality: 'SEG',
         unit: 'label',
         geometry: study.info.pet.geometry,
@@ -243,12 +246,15 @@ export class StudySession {
     const study = this.requireStudy()
     if (!study.info.ct) throw new InputError(study.info.name, 'fine-tuning needs a CT as well as the PET')
     if (study.info.pet.unit !== 'SUVbw') throw new InputError(study.info.name, 'the PET is not in SUV (see the SUV panel)')
-    const maskInfo = study.info.masks.find((m) => m.id === study.info.workingMaskId) ?? study.info.masks[study.info.masks.length - 1]
-    if (!maskInfo) throw new InputError(study.info.name, 'has no mask to learn from: segment it and correct the result first')
+    // Never a model's own output: learning from it would teach the model nothing but its mistakes.
+    const maskInfo =
+      study.info.masks.find((m) => m.id === study.info.workingMaskId) ??
+      [...study.info.masks].reverse().find((m) => !m.label.startsWith(AUTOMATIC_MASK_PREFIX))
+    if (!maskInfo) throw new InputError(study.info.name, 'has no corrected mask to learn from: correct the automatic result (or load a reference mask) first')
     const ct = await this.ctOnPetGridVolume()
     const pet = study.volumes.get(study.info.pet.id)!
     return {
-      name: study.info.name,
+      name: `${study.info.name} (${maskInfo.label})`,
       ctOnPetGrid: { geometry: ct.info.geometry, voxels: ct.voxels as Float32Array },
       pet: { geometry: pet.info.geometry, voxels: pet.voxels as Float32Array },
       label: binaryLabel(study.volumes.get(maskInfo.id)!.voxels),

@@ -86,6 +86,10 @@ export async function fineTuneFold(
 ): Promise<FoldTrainingResult> {
   checkSettings(settings, desc)
   if (cases.length === 0) throw new Error('no training cases')
+  if (validation && validation.lesionVoxels === 0) {
+    // §5 ignores empty ground truths: with no lesion there is no Dice to select the best state by.
+    throw new Error(`the validation case ${validation.name} has no lesion on the training grid, so it has no Dice; choose a case with lesions (or none)`)
+  }
   const patch: Vec3 = [settings.patch, settings.patch, settings.patch]
   const rng = uniformRandom(settings.seed)
   const augmentation: AugmentationSettings = settings.augment ? SEED_AUGMENTATION : { ...SEED_AUGMENTATION, affine: { ...SEED_AUGMENTATION.affine, p: 0 }, elastic: { ...SEED_AUGMENTATION.elastic, p: 0 }, contrast: { ...SEED_AUGMENTATION.contrast, p: 0 }, noise: { ...SEED_AUGMENTATION.noise, p: 0 } }
@@ -109,6 +113,7 @@ export async function fineTuneFold(
     for (let step = 1; step <= settings.steps; step++) {
       check()
       await hooks.waitWhilePaused?.()
+      check() // a cancel that came during the pause must not run one more step
       const image = new Float32Array(settings.batch * 2 * voxels)
       const label = new Float32Array(settings.batch * voxels)
       for (let b = 0; b < settings.batch; b++) {
@@ -122,11 +127,12 @@ export async function fineTuneFold(
       losses.push(loss)
       let dice: number | undefined
       if (validation && settings.validateEvery > 0 && (step % settings.validateEvery === 0 || step === settings.steps)) {
-        dice = await validate(runner.weights())
+        const current = runner.weights()
+        dice = await validate(current)
         if (dice !== undefined) {
           validations.push({ step, dice })
           if (dice > best.dice) {
-            best = { dice, step, weights: runner.weights() }
+            best = { dice, step, weights: current }
             sinceBest = 0
           } else if (++sinceBest >= settings.patience && settings.patience > 0) {
             stoppedEarly = true
@@ -147,18 +153,29 @@ export async function fineTuneFold(
       if (stoppedEarly) break
     }
     const stepsRun = losses.length
-    if (!validation) return { weights: runner.weights(), bestStep: stepsRun, stepsRun, stoppedEarly, losses, validations }
+    if (!validation) return { weights: finiteWeights(runner.weights(), stepsRun), bestStep: stepsRun, stepsRun, stoppedEarly, losses, validations }
     if (validations.length === 0 || validations[validations.length - 1].step !== stepsRun) {
-      const dice = await validate(runner.weights())
+      const current = runner.weights()
+      const dice = await validate(current)
       if (dice !== undefined) {
         validations.push({ step: stepsRun, dice })
-        if (dice > best.dice) best = { dice, step: stepsRun, weights: runner.weights() }
+        if (dice > best.dice) best = { dice, step: stepsRun, weights: current }
       }
     }
-    return { weights: best.weights, diceBefore, diceAfter: Number.isFinite(best.dice) ? best.dice : undefined, bestStep: best.step, stepsRun, stoppedEarly, losses, validations }
+    return { weights: finiteWeights(best.weights, best.step), diceBefore, diceAfter: Number.isFinite(best.dice) ? best.dice : undefined, bestStep: best.step, stepsRun, stoppedEarly, losses, validations }
   } finally {
     await runner.release()
   }
+}
+
+/** The weights, unless an update made any of them NaN or infinite (a model set must never hold those). */
+function finiteWeights(weights: Map<string, Float32Array>, step: number): Map<string, Float32Array> {
+  for (const [key, values] of weights) {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) throw new Error(`training diverged: ${key} is not finite after step ${step}; lower the learning rate`)
+    }
+  }
+  return weights
 }
 
 function checkSettings(s: FineTuneSettings, desc: LayerDescription): void {

@@ -9,7 +9,7 @@ import { resUnetConfig } from '../inference/network/resUnetConfig'
 import { validateWeights } from '../inference/network/validateWeights'
 import { installModelSet, modelSetId } from '../inference/modelSet/installModelSet'
 import type { ModelSetManifest } from '../inference/modelSet/manifest'
-import { modelSetLocations, sha256Of, verifyFold, type InstalledModelSet } from '../inference/modelSet/modelSetRegistry'
+import { listModelSets, modelSetLocations, sha256Of, verifyFold, type InstalledModelSet } from '../inference/modelSet/modelSetRegistry'
 import { isotropicSpacingMm } from '../inference/segment/segmentVolume'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import { prepareTrainingCase, type TrainingCase, type TrainingCaseSource } from './data/prepareTrainingCase'
@@ -58,14 +58,18 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
   const { kind: _kind, parameters: _parameters, ...architecture } = manifest.architecture
   const desc = describeResUnet(resUnetConfig({ inChannels: architecture.inChannels, outChannels: architecture.outChannels, channels: architecture.channels, strides: architecture.strides, numResUnits: architecture.numResUnits, norm: architecture.norm }))
   const nativeFolds = manifest.folds.filter((f) => f.convTranspose === 'native')
-  const selected = request.folds ?? nativeFolds.map((_, i) => i)
+  const selected = [...new Set(request.folds ?? nativeFolds.map((_, i) => i))].sort((a, b) => a - b)
   for (const i of selected) if (!nativeFolds[i]) throw new Error(`model set ${base.id} has no fold ${i} (it has ${nativeFolds.length})`)
   if (request.cases.length === 0) throw new Error('fine-tuning needs at least one case with a corrected mask')
 
   const root = request.root ?? modelSetLocations().user
-  // Refuse a taken name now, not after an hour of training.
-  const target = join(root, modelSetId(request.outName))
-  if (await stat(target).catch(() => null)) throw new InputError(target, 'a model set with this name exists already; choose another name')
+  // Refuse a taken name now, not after an hour of training; a shipped set's id counts too (it would hide
+  // the new set wherever sets are looked up by id).
+  const id = modelSetId(request.outName)
+  const target = join(root, id)
+  if ((await stat(target).catch(() => null)) || (await listModelSets()).some((s) => s.id === id)) {
+    throw new InputError(request.outName, `a model set "${id}" exists already; choose another name`)
+  }
   const report = (p: FineTuneRunProgress): void => hooks.onProgress?.(p)
   report({ fraction: 0, message: 'Checking the device' })
   const choice = await chooseTrainingProvider(request.device, settings.threads)

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
-import type { ApiEvents, FineTuneResult, FineTuneStartArgs } from '../../shared/api/contract'
+import type { ApiEvents, FineTuneResult, FineTuneStartArgs, TrainingProgress, TrainingStatus } from '../../shared/api/contract'
 import { InputError } from '../io/InputError'
 import { listModelSets } from '../inference/modelSet/modelSetRegistry'
 import type { StudySession } from '../study/StudySession'
-import { workerPool } from '../workers/WorkerPool'
+import { TaskCancelledError, workerPool } from '../workers/WorkerPool'
 import { trainingSourceFromStudyFolder } from './data/studyCases'
 import type { TrainingCaseSource } from './data/prepareTrainingCase'
 import { DEFAULT_FINE_TUNE, type FineTuneSettings } from './fineTuneFold'
@@ -16,6 +16,7 @@ interface RunningTraining {
   abort: AbortController
   /** Int32Array on a SharedArrayBuffer the worker polls between steps: 1 = paused. */
   pauseFlag: Int32Array
+  last: TrainingProgress | null
 }
 
 /**
@@ -32,16 +33,21 @@ export class TrainingService {
   ) {}
 
   async start(args: FineTuneStartArgs): Promise<FineTuneResult> {
+    // Claimed before the first await, so two quick calls can never both start a run.
     if (this.running) throw new Error('a fine-tuning run is already going; cancel it or wait for it to finish')
-    const sets = await listModelSets()
-    const base = sets.find((s) => s.id === args.baseModelSetId)
-    if (!base) throw new InputError(args.baseModelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
-    if (!base.manifest || base.problem) throw new InputError(base.dir, `the model set cannot be used: ${base.problem}`)
     const taskId = args.taskId ?? `fine-tune-${Date.now()}`
-    const running: RunningTraining = { taskId, abort: new AbortController(), pauseFlag: new Int32Array(new SharedArrayBuffer(4)) }
+    const running: RunningTraining = { taskId, abort: new AbortController(), pauseFlag: new Int32Array(new SharedArrayBuffer(4)), last: null }
     this.running = running
-    const label = `Fine-tuning ${base.manifest.name}`
+    let label = 'Fine-tuning'
     try {
+      const sets = await listModelSets()
+      const base = sets.find((s) => s.id === args.baseModelSetId)
+      if (!base) throw new InputError(args.baseModelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
+      if (!base.manifest || base.problem) throw new InputError(base.dir, `the model set cannot be used: ${base.problem}`)
+      label = `Fine-tuning ${base.manifest.name}`
+      const cancelled = (): void => {
+        if (running.abort.signal.aborted) throw new TaskCancelledError('fine-tuning')
+      }
       this.emit('progress', { taskId, label: 'Reading the training cases', fraction: 0, done: false })
       const cases: TrainingCaseSource[] = []
       if (args.useCurrentStudy) {
@@ -51,7 +57,11 @@ export class TrainingService {
         }
         cases.push(current)
       }
-      for (const path of args.casePaths) cases.push(await trainingSourceFromStudyFolder(resolve(path)))
+      for (const path of args.casePaths) {
+        cancelled()
+        cases.push(await trainingSourceFromStudyFolder(resolve(path)))
+      }
+      cancelled()
       if (cases.length === 0) throw new Error('choose at least one case to learn from')
       const validation = args.validationPath
         ? await trainingSourceFromStudyFolder(resolve(args.validationPath))
@@ -67,19 +77,34 @@ export class TrainingService {
           onProgress: (fraction, message, detail) => {
             const p = detail as FineTuneRunProgress | undefined
             this.emit('progress', { taskId, label: message ?? label, fraction, done: false })
-            if (p) this.emit('training.progress', { taskId, paused: Atomics.load(running.pauseFlag, 0) === 1, ...p })
+            if (p) {
+              running.last = { taskId, paused: Atomics.load(running.pauseFlag, 0) === 1, ...p }
+              this.emit('training.progress', running.last)
+            }
           },
         },
       )
+      this.emit('training.progress', { taskId, paused: false, fraction: 1, message: 'ended', outcome: { modelSetId: outcome.set.id } })
       return {
         modelSetId: outcome.set.id,
         provider: outcome.provider,
         folds: outcome.folds.map((f) => ({ fold: f.fold, stepsRun: f.stepsRun, bestStep: f.bestStep, stoppedEarly: f.stoppedEarly, diceBefore: f.diceBefore ?? null, diceAfter: f.diceAfter ?? null, losses: f.losses })),
       }
+    } catch (e) {
+      // Also told as an event: a window reloaded during the run has no call waiting for this error.
+      const outcome = e instanceof TaskCancelledError ? { cancelled: true } : { error: (e as Error).message }
+      this.emit('training.progress', { taskId, paused: false, fraction: 1, message: 'ended', outcome })
+      throw e
     } finally {
       this.running = null
       this.emit('progress', { taskId, label, fraction: 1, done: true })
     }
+  }
+
+  /** The run going now, if any (a reloaded window finds its run again). */
+  status(): TrainingStatus {
+    const r = this.running
+    return r ? { taskId: r.taskId, paused: Atomics.load(r.pauseFlag, 0) === 1, last: r.last } : null
   }
 
   setPaused(taskId: string, paused: boolean): { paused: boolean } {

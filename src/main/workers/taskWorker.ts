@@ -24,15 +24,15 @@ port.on('message', async (request: Request) => {
   const controller = new AbortController()
   running.set(id, controller)
   let lastReport = 0
-  const progress = (fraction: number, message?: string, detail?: unknown): void => {
-    // Throttle: a message per slice would flood the parent on a 500-slice volume.
+  const progress = (fraction: number, message?: string, detail?: unknown, force = false): void => {
+    // Throttle: a message per slice would flood the parent on a 500-slice volume (never a forced one).
     const now = Date.now()
-    if (fraction < 1 && now - lastReport < 100) return
+    if (!force && fraction < 1 && now - lastReport < 100) return
     lastReport = now
     port.postMessage({ id, kind: 'progress', fraction, message, detail })
   }
   try {
-    const run = tasks[task] as (input: unknown, progress: (f: number, m?: string, d?: unknown) => void, signal: AbortSignal) => unknown
+    const run = tasks[task] as (input: unknown, progress: (f: number, m?: string, d?: unknown, force?: boolean) => void, signal: AbortSignal) => unknown
     if (!run) throw new Error(`unknown worker task "${task}"`)
     const result = await run(input, progress, controller.signal)
     port.postMessage({ id, kind: 'result', result })

@@ -8,10 +8,11 @@ import { readDicomImageSeries } from '../io/dicom/readDicomSeries'
 import type { DicomSeriesSummary } from '../io/dicom/dicomTypes'
 import { segmentVolume, type SegmentRequest } from '../inference/segment/segmentVolume'
 import { measureMask, type MeasureMaskInput } from '../metrics/measureMask'
-import { fineTuneModelSet, type FineTuneRequest } from '../training/fineTuneModelSet'
+import { fineTuneModelSet, type FineTuneRequest, type FineTuneRunProgress } from '../training/fineTuneModelSet'
 
 /** Progress reporter handed to every task; `fraction` in [0, 1]. */
-export type ReportProgress = (fraction: number, message?: string, detail?: unknown) => void
+/** `force`: a report that must not be dropped by the throttle (e.g. "paused"). */
+export type ReportProgress = (fraction: number, message?: string, detail?: unknown, force?: boolean) => void
 
 /**
  * Heavy numeric work that runs in worker threads. Each task is a thin adapter over a pure kernel;
@@ -51,10 +52,22 @@ export const tasks = {
    */
   async fineTune(input: FineTuneRequest & { pauseFlag?: Int32Array }, progress: ReportProgress, signal: AbortSignal) {
     const { pauseFlag, ...request } = input
+    let last: FineTuneRunProgress = { fraction: 0, message: '' }
     const { set, folds, provider } = await fineTuneModelSet(request, {
       signal,
-      onProgress: (p) => progress(p.fraction, p.message, p),
-      waitWhilePaused: pauseFlag ? () => waitWhileFlagged(pauseFlag, signal) : undefined,
+      onProgress: (p) => {
+        last = p
+        progress(p.fraction, p.message, p)
+      },
+      waitWhilePaused: pauseFlag
+        ? async () => {
+            if (Atomics.load(pauseFlag, 0) !== 1) return
+            // Said once the run really stands still (the step under way when Pause came has finished).
+            const message = `Paused after step ${last.step ?? 0}`
+            progress(last.fraction, message, { ...last, message }, true)
+            await waitWhileFlagged(pauseFlag, signal)
+          }
+        : undefined,
     })
     // The weights are in the new set's files; only the summary crosses back.
     return { set, provider, folds: folds.map(({ weights: _weights, ...summary }) => summary) }

@@ -163,6 +163,8 @@ export const argumentSchemas = {
       taskId: z.string().min(1).max(100).optional(),
     })
     .strict(),
+  /** The fine-tuning run going now (null when none): a reloaded window reattaches to it. */
+  'train.status': z.object({}).strict(),
   /** Pause or resume a fine-tuning run between steps. */
   'train.pause': z.object({ taskId: z.string().min(1), paused: z.boolean() }).strict(),
   /** Stop a running task (segmentation, fine-tuning); its progress event ends with an error "cancelled". */
@@ -265,7 +267,10 @@ export interface ApiResults {
   'task.cancel': { cancelled: boolean }
   'train.start': FineTuneResult
   'train.pause': { paused: boolean }
+  'train.status': TrainingStatus
 }
+
+export type TrainingStatus = { taskId: string; paused: boolean; last: TrainingProgress | null } | null
 
 export type FineTuneStartArgs = ApiParsedArgs<'train.start'>
 
@@ -291,6 +296,8 @@ export interface TrainingProgress {
   validationDice?: number
   bestDice?: number
   secondsLeft?: number
+  /** Only on the run's last report: how it ended. */
+  outcome?: { modelSetId?: string; cancelled?: boolean; error?: string }
 }
 
 /** Server-to-renderer notifications. */

@@ -219,6 +219,10 @@ function conv3dBackward(ctx: OpContext, op: Conv3dOp, dy: string): void {
 
 function convTranspose3dBackward(ctx: OpContext, op: ConvTranspose3dOp, dy: string): void {
   const { g, names } = ctx
+  // The recipes below are derived for MONAI's up-sampling convolution only.
+  if (op.kernel !== 3 || op.stride !== 2 || op.padding !== 1 || op.outputPadding !== 1) {
+    throw new Error(`${op.module}: only ConvTranspose3d k3 s2 p1 output_padding 1 has a backward`)
+  }
   if (ctx.isTrainable(op.bias)) {
     const db = names.next(`grad/${op.bias}`)
     reduceOverChannels(ctx, dy, db)

@@ -1,6 +1,7 @@
 import { computed, reactive, ref, type Ref } from 'vue'
 import { ApiError, type FineTuneResult, type LesionLabApi, type TrainingProgress } from '../../../shared/api/contract'
 import { DEFAULT_FINE_TUNE_SETTINGS, type FineTuneSettingsValues } from '../../../shared/training'
+import { modelSetId } from '../../../shared/modelSetId'
 
 export type ValidationChoice = 'none' | 'path' | 'current'
 export type FineTuneDevice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml'
@@ -78,6 +79,10 @@ const cancelled = ref(false)
 const curve = ref<LossCurve | null>(null)
 /** Bumped when a run ends (success, error or cancel), for whoever wants to notice it. */
 const finished = ref(0)
+/** Said when a run this window did not start (found again after a reload) ends. */
+const notice = ref<string | null>(null)
+/** The task id of a run found again through train.status (its train.start call belongs to an old page). */
+let reattachedTaskId: string | null = null
 let listeningTo: LesionLabApi | null = null
 
 function listen(api: LesionLabApi): void {
@@ -92,6 +97,17 @@ function listen(api: LesionLabApi): void {
   api.on('training.progress', (p) => {
     const r = run.value
     if (!r || p.taskId !== r.taskId) return
+    if (p.outcome) {
+      // A window that started the run hears the end from its train.start call; a reattached one only here.
+      if (p.taskId !== reattachedTaskId) return
+      run.value = null
+      reattachedTaskId = null
+      if (p.outcome.cancelled) cancelled.value = true
+      else if (p.outcome.error) error.value = p.outcome.error
+      else notice.value = `The fine-tuning run made the model set ${p.outcome.modelSetId}; choose it in Segment…`
+      finished.value++
+      return
+    }
     r.message = p.message
     r.fraction = p.fraction
     if (p.step === undefined) return
@@ -148,6 +164,7 @@ export function useFineTune(api: LesionLabApi) {
     if (run.value) return null
     const taskId = `fine-tune-${Date.now()}`
     error.value = null
+    notice.value = null
     result.value = null
     cancelled.value = false
     curve.value = null
@@ -173,9 +190,10 @@ export function useFineTune(api: LesionLabApi) {
     try {
       r.paused = (await api.call('train.pause', { taskId: r.taskId, paused })).paused
     } catch (e) {
-      error.value = (e as Error).message
+      // A run that ended meanwhile has nothing to pause: not an error worth showing.
+      if (run.value === r) error.value = (e as Error).message
     } finally {
-      r.pending = null
+      if (r.pending === 'pause') r.pending = null // a Cancel pressed meanwhile stays pending
     }
   }
 
@@ -192,11 +210,32 @@ export function useFineTune(api: LesionLabApi) {
     if (run.value === r) r.pending = null
   }
 
+  /** After a reload: pick up the run the main process is still doing, with its last progress. */
+  async function reattach(): Promise<void> {
+    if (run.value) return
+    const status = await api.call('train.status', {}).catch(() => null)
+    if (!status || run.value) return
+    const last = status.last
+    reattachedTaskId = status.taskId
+    run.value = {
+      taskId: status.taskId,
+      startedAt: Date.now(),
+      progress: last,
+      message: last?.message ?? 'Fine-tuning (started before this window was loaded)',
+      fraction: last?.fraction ?? 0,
+      paused: status.paused,
+      pending: null,
+      fold: last?.fold ?? 1,
+      foldCount: last?.foldCount ?? 1,
+      steps: last?.steps ?? 0,
+    }
+  }
+
   function resetSettings(): void {
     form.settings = { ...DEFAULT_FINE_TUNE_SETTINGS, trainable: { ...DEFAULT_FINE_TUNE_SETTINGS.trainable } }
   }
 
-  return { form, run, result, error, cancelled, finished, curve, running, start, setPaused, cancel, resetSettings }
+  return { form, run, result, error, cancelled, finished, notice, curve, running, start, setPaused, cancel, reattach, resetSettings }
 }
 
 /** "1 h 05 min", "3 min 20 s", "45 s". */
@@ -218,7 +257,5 @@ export function defaultOutName(baseId: string, taken: ReadonlySet<string>, now =
   for (let n = 2; ; n++) if (!taken.has(modelSetIdOf(`${name}-${n}`))) return `${name}-${n}`
 }
 
-/** The folder id the main process gives a model set of this name (installModelSet's modelSetId). */
-export function modelSetIdOf(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'model-set'
-}
+/** The folder id the main process gives a model set of this name. */
+export const modelSetIdOf = modelSetId
