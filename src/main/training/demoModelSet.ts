@@ -29,7 +29,9 @@ export const DEMO_MODEL_SET = {
   config: resUnetConfig({ channels: [8, 16, 32, 64], strides: [2, 2, 2], numResUnits: 2, norm: 'batch' }),
   spacingMm: 4,
   trainingSeeds: [11, 12, 13, 14, 15, 16],
-  /** Held out: never drawn from during training. The first FDG one also picks the best step. */
+  /** Picks the best step (never trained on, and not reported as held-out either). */
+  selection: { tracer: 'FDG', seed: 97 } as { tracer: PhantomTracer; seed: number },
+  /** Held out from everything: the Dice the manifest reports. */
   heldOut: [
     { tracer: 'FDG', seed: 99 },
     { tracer: 'PSMA', seed: 98 },
@@ -68,8 +70,7 @@ export async function trainDemoModelSet(options: DemoTrainingOptions): Promise<I
   for (const tracer of ['FDG', 'PSMA'] as const) {
     for (const seed of demo.trainingSeeds) cases.push(prepareTrainingCase(phantomTrainingSource(tracer, seed), demo.spacingMm))
   }
-  const [firstHeldOut] = demo.heldOut
-  const validation = prepareTrainingCase(phantomTrainingSource(firstHeldOut.tracer, firstHeldOut.seed), demo.spacingMm)
+  const validation = prepareTrainingCase(phantomTrainingSource(demo.selection.tracer, demo.selection.seed), demo.spacingMm)
   const result = await fineTuneFold(desc, seededInitWeights(desc, demo.initSeed), cases, validation, settings, 'cpu', { onProgress: options.onProgress })
 
   const set = await installModelSet(options.root, demo.id, async (tempDir) => {
@@ -100,7 +101,7 @@ export async function trainDemoModelSet(options: DemoTrainingOptions): Promise<I
         notes: 'Deviations from method.md §5 for a CPU-sized demo: 4 mm voxels, 64^3 patches, batch 2, no augmentation, lr 3e-3.',
         training: {
           phantoms: cases.map((c) => c.name),
-          validationPhantom: validation.name,
+          selectionPhantom: validation.name,
           initSeed: demo.initSeed,
           settings,
           stepsRun: result.stepsRun,
@@ -124,7 +125,10 @@ export async function trainDemoModelSet(options: DemoTrainingOptions): Promise<I
     const m = autopetCaseMetrics(outcome.mask, source.label, source.pet.geometry.dims, source.pet.geometry.spacingMm)
     evaluation[`heldOut${tracer}`] = { phantom: source.name, dsc: round(m.dsc), falsePositiveMl: round(m.fpvMl), falseNegativeMl: round(m.fnvMl), lesions: m.refLesionCount }
   }
-  const manifest = { ...set.manifest!, evaluation: { ...evaluation, note: 'Full LesionLab segmentation on the PET grid of phantoms never used in training (autoPET metrics, method.md §6).' } }
+  const manifest = {
+    ...set.manifest!,
+    evaluation: { ...evaluation, note: 'Full LesionLab segmentation on the PET grid of phantoms used neither in training nor to pick the best step (autoPET metrics, method.md §6).' },
+  }
   await writeFileAtomic(join(set.dir, 'model.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2)))
   return { ...set, manifest }
 }

@@ -13,6 +13,8 @@ import { listModelSets, modelSetLocations, sha256Of, verifyFold, type InstalledM
 import { isotropicSpacingMm } from '../inference/segment/segmentVolume'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import { prepareTrainingCase, type TrainingCase, type TrainingCaseSource } from './data/prepareTrainingCase'
+import { trainingSourceFromStudyFolder } from './data/studyCases'
+import { TaskCancelledError } from '../workers/WorkerPool'
 import { chooseTrainingProvider } from './engine/trainingProvider'
 import { fineTuneFold, validationWindowFor, type FineTuneProgress, type FineTuneSettings, type FoldTrainingResult } from './fineTuneFold'
 
@@ -20,9 +22,16 @@ export interface FineTuneRequest {
   base: InstalledModelSet
   /** Name of the new model set (a new folder; never an existing one). */
   outName: string
+  /** Cases already in memory (e.g. the open study with its correction). */
   cases: TrainingCaseSource[]
+  /**
+   * Study folders with masks, read here one at a time and kept only as prepared (2 mm) arrays, so a
+   * cohort never sits in memory at full resolution.
+   */
+  casePaths?: string[]
   /** A held-out case for validation Dice, early stopping and keeping the best state. */
   validation?: TrainingCaseSource
+  validationPath?: string
   settings: FineTuneSettings
   /** Indices of the folds to fine-tune (default all); the others are copied unchanged. */
   folds?: number[]
@@ -60,7 +69,8 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
   const nativeFolds = manifest.folds.filter((f) => f.convTranspose === 'native')
   const selected = [...new Set(request.folds ?? nativeFolds.map((_, i) => i))].sort((a, b) => a - b)
   for (const i of selected) if (!nativeFolds[i]) throw new Error(`model set ${base.id} has no fold ${i} (it has ${nativeFolds.length})`)
-  if (request.cases.length === 0) throw new Error('fine-tuning needs at least one case with a corrected mask')
+  const casePaths = request.casePaths ?? []
+  if (request.cases.length + casePaths.length === 0) throw new Error('fine-tuning needs at least one case with a corrected mask')
 
   const root = request.root ?? modelSetLocations().user
   // Refuse a taken name now, not after an hour of training; a shipped set's id counts too (it would hide
@@ -73,10 +83,23 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
   const report = (p: FineTuneRunProgress): void => hooks.onProgress?.(p)
   report({ fraction: 0, message: 'Checking the device' })
   const choice = await chooseTrainingProvider(request.device, settings.threads)
-  report({ fraction: 0, message: `Preparing ${request.cases.length} case(s) (§5: crop, RAS, ${isotropicSpacingMm(manifest)} mm)` })
   const spacing = isotropicSpacingMm(manifest)
-  const cases: TrainingCase[] = request.cases.map((c) => prepareTrainingCase(c, spacing))
-  const validation = request.validation ? prepareTrainingCase(request.validation, spacing) : undefined
+  const total = request.cases.length + casePaths.length
+  const cases: TrainingCase[] = []
+  const caseNames: string[] = []
+  const prepare = async (source: TrainingCaseSource | string): Promise<TrainingCase> => {
+    if (hooks.signal?.aborted) throw new TaskCancelledError('fine-tuning')
+    const loaded = typeof source === 'string' ? await trainingSourceFromStudyFolder(source, { inline: true }) : source
+    return prepareTrainingCase(loaded, spacing)
+  }
+  for (const source of [...request.cases, ...casePaths]) {
+    report({ fraction: 0, message: `Preparing case ${cases.length + 1} of ${total} (§5: crop, RAS, ${spacing} mm)` })
+    const prepared = await prepare(source)
+    cases.push(prepared)
+    caseNames.push(prepared.name)
+  }
+  const validationSource = request.validation ?? request.validationPath
+  const validation = validationSource ? await prepare(validationSource) : undefined
 
   const results: (FoldTrainingResult & { fold: string })[] = []
   const set = await installModelSet(root, request.outName, async (tempDir) => {
@@ -115,7 +138,7 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
       // A new version of the base set: its version plus a fine-tuning stamp (semver build metadata).
       version: `${manifest.version}+ft.${new Date().toISOString().replace(/[-:]/g, '').slice(0, 13)}`,
       intendedUse: request.intendedUse ?? manifest.intendedUse,
-      description: request.description ?? `${manifest.name} fine-tuned on ${request.cases.map((c) => c.name).join(', ')}`,
+      description: request.description ?? `${manifest.name} fine-tuned on ${caseNames.join(', ')}`,
       folds,
       provenance: {
         createdAt: new Date().toISOString(),
@@ -123,8 +146,8 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
         source: `fine-tuned from model set ${base.id}`,
         baseModelSet: `${base.id} (${manifest.name} ${manifest.version})`,
         fineTuning: {
-          cases: request.cases.map((c) => c.name),
-          validationCase: request.validation?.name ?? null,
+          cases: caseNames,
+          validationCase: validation?.name ?? null,
           settings,
           folds: results.map((r) => ({ fold: r.fold, stepsRun: r.stepsRun, bestStep: r.bestStep, stoppedEarly: r.stoppedEarly, firstLoss: r.losses[0], lastLoss: r.losses[r.losses.length - 1] })),
           provider: choice.provider,
@@ -134,8 +157,8 @@ export async function fineTuneModelSet(request: FineTuneRequest, hooks: FineTune
       evaluation: {
         // The base set's own figures describe the base, not this set: kept apart, under their name.
         baseModelSetEvaluation: manifest.evaluation ?? null,
-        fineTuningValidation: request.validation
-          ? { case: request.validation.name, metric: 'lesion Dice on the training grid', folds: results.map((r) => ({ fold: r.fold, before: r.diceBefore ?? null, after: r.diceAfter ?? null })) }
+        fineTuningValidation: validation
+          ? { case: validation!.name, metric: 'lesion Dice on the training grid', folds: results.map((r) => ({ fold: r.fold, before: r.diceBefore ?? null, after: r.diceAfter ?? null })) }
           : null,
       },
     }

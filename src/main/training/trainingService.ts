@@ -4,7 +4,6 @@ import { InputError } from '../io/InputError'
 import { listModelSets } from '../inference/modelSet/modelSetRegistry'
 import type { StudySession } from '../study/StudySession'
 import { TaskCancelledError, workerPool } from '../workers/WorkerPool'
-import { trainingSourceFromStudyFolder } from './data/studyCases'
 import type { TrainingCaseSource } from './data/prepareTrainingCase'
 import { DEFAULT_FINE_TUNE, type FineTuneSettings } from './fineTuneFold'
 import type { FineTuneRunProgress } from './fineTuneModelSet'
@@ -57,21 +56,26 @@ export class TrainingService {
         }
         cases.push(current)
       }
-      for (const path of args.casePaths) {
-        cancelled()
-        cases.push(await trainingSourceFromStudyFolder(resolve(path)))
-      }
+      // Study folders are read by the worker, one at a time (a cohort never sits here at full resolution).
+      const casePaths = args.casePaths.map((p) => resolve(p))
+      if (cases.length + casePaths.length === 0) throw new Error('choose at least one case to learn from')
       cancelled()
-      if (cases.length === 0) throw new Error('choose at least one case to learn from')
-      const validation = args.validationPath
-        ? await trainingSourceFromStudyFolder(resolve(args.validationPath))
-        : args.validateOnCurrentStudy
-          ? await this.session.trainingSource()
-          : undefined
+      const validation = !args.validationPath && args.validateOnCurrentStudy ? await this.session.trainingSource() : undefined
       const settings: FineTuneSettings = { ...DEFAULT_FINE_TUNE, ...args.settings, trainable: { ...DEFAULT_FINE_TUNE.trainable, ...args.settings.trainable } }
       const outcome = await workerPool.run(
         'fineTune',
-        { base, outName: args.outName, cases, validation, settings, folds: args.folds, device: args.device, pauseFlag: running.pauseFlag },
+        {
+          base,
+          outName: args.outName,
+          cases,
+          casePaths,
+          validation,
+          validationPath: args.validationPath ? resolve(args.validationPath) : undefined,
+          settings,
+          folds: args.folds,
+          device: args.device,
+          pauseFlag: running.pauseFlag,
+        },
         {
           signal: running.abort.signal,
           onProgress: (fraction, message, detail) => {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { findStudyFolders, trainingSourceFromStudyFolder } from '../../training/data/studyCases'
+import { findStudyFolders } from '../../training/data/studyCases'
 import { DEFAULT_FINE_TUNE, type FineTuneSettings } from '../../training/fineTuneFold'
 import type { FineTuneRunProgress } from '../../training/fineTuneModelSet'
 import { workerPool } from '../../workers/WorkerPool'
@@ -55,15 +55,13 @@ export const trainCommand: Command = {
 
     const base = await findModelSet(args.options.get('models')!)
     const casePaths = await findStudyFolders(resolve(args.options.get('cases')!))
-    process.stderr.write(`Reading ${casePaths.length} case(s)\n`)
-    const cases = []
-    for (const path of casePaths) cases.push(await trainingSourceFromStudyFolder(path))
-    const validation = args.options.has('validation') ? await trainingSourceFromStudyFolder(resolve(args.options.get('validation')!)) : undefined
+    process.stderr.write(`${casePaths.length} case(s)\n`)
+    const validationPath = args.options.has('validation') ? resolve(args.options.get('validation')!) : undefined
 
     let last = ''
     const outcome = await workerPool.run(
       'fineTune',
-      { base, outName: args.options.get('out')!, cases, validation, settings, folds, device },
+      { base, outName: args.options.get('out')!, cases: [], casePaths, validationPath, settings, folds, device },
       {
         onProgress: (fraction, message, detail) => {
           const p = detail as FineTuneRunProgress | undefined

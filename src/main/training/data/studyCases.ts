@@ -6,13 +6,16 @@ import { CT_OUTSIDE_HU } from '../../study/StudySession'
 import { loadStudyFromFiles } from '../../study/loadStudy'
 import { detectStudyFiles } from '../../study/studyLayout'
 import { workerPool } from '../../workers/WorkerPool'
+import { resampleTrilinear } from '../../imaging/resample/resampleTrilinear'
+import type { VoxelArray } from '../../../shared/volume'
 import { binaryLabel, type TrainingCaseSource } from './prepareTrainingCase'
 
 /**
  * A study folder (any layout LesionLab opens: autoPET, nnU-Net, CT/ + PET/) with its lesion mask as a
- * training case; the CT is resampled onto the PET grid in a worker, as for segmentation.
+ * training case; the CT is resampled onto the PET grid as for segmentation: in a worker, or right here
+ * when the caller already is one (`inline`).
  */
-export async function trainingSourceFromStudyFolder(path: string): Promise<TrainingCaseSource> {
+export async function trainingSourceFromStudyFolder(path: string, options: { inline?: boolean } = {}): Promise<TrainingCaseSource> {
   const files = await detectStudyFiles(path)
   if (!files.maskPath) throw new InputError(path, 'has no lesion mask next to its images, so it cannot be a training case')
   const study = await loadStudyFromFiles(files)
@@ -22,14 +25,15 @@ export async function trainingSourceFromStudyFolder(path: string): Promise<Train
   if (!ct || !mask) throw new InputError(path, 'needs a CT, a PET and a mask')
   return {
     name: study.info.name,
-    ctOnPetGrid: { geometry: pet.info.geometry, voxels: await ctOnGrid(ct, pet.info.geometry) },
+    ctOnPetGrid: { geometry: pet.info.geometry, voxels: await ctOnGrid(ct, pet.info.geometry, options.inline ?? false) },
     pet: { geometry: pet.info.geometry, voxels: pet.voxels },
     label: binaryLabel(mask.voxels),
   }
 }
 
-async function ctOnGrid(ct: { info: { geometry: VolumeGeometry }; voxels: ArrayLike<number> }, grid: VolumeGeometry): Promise<Float32Array> {
+async function ctOnGrid(ct: { info: { geometry: VolumeGeometry }; voxels: VoxelArray }, grid: VolumeGeometry, inline: boolean): Promise<Float32Array> {
   if (sameGrid(ct.info.geometry, grid, 0.01)) return Float32Array.from(ct.voxels)
+  if (inline) return resampleTrilinear({ geometry: ct.info.geometry, voxels: ct.voxels }, grid, { outsideValue: CT_OUTSIDE_HU })
   return workerPool.run('resampleTrilinear', { source: { geometry: ct.info.geometry, voxels: ct.voxels as Float32Array }, target: grid, outsideValue: CT_OUTSIDE_HU })
 }
 
