@@ -27,7 +27,7 @@ type EditOperation = ApiParsedArgs<'edit.apply'>['op']
 function growRule(op: { percent?: number; suv?: number }): GrowRule {
   return op.suv !== undefined ? { kind: 'absolute', suv: op.suv } : { kind: 'percentOfMax', percent: op.percent ?? 41 }
 }
-import { listModelSets } from '../inference/modelSet/modelSetRegistry'
+import { requireInstalledModelSet } from '../inference/modelSet/modelSetRegistry'
 import type { DeviceRequest } from '../inference/segment/executionProvider'
 import type { Tracer } from '../../shared/study'
 import type { SuvParameters } from '../../shared/suv'
@@ -190,10 +190,7 @@ export class StudySession {
     if (study.info.pet.unit !== 'SUVbw') {
       throw new InputError(study.info.name, 'the PET is not in SUV (see the SUV panel): the model expects SUVbw')
     }
-    const sets = await listModelSets()
-    const set = sets.find((s) => s.id === modelSetId)
-    if (!set) throw new InputError(modelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
-    if (!set.manifest || set.problem) throw new InputError(set.dir, `the model set cannot be used: ${set.problem}`)
+    const set = await requireInstalledModelSet(modelSetId)
     const label = `Segmenting with ${set.manifest.name}`
     const abort = new AbortController()
     this.tasks.set(taskId, abort)

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { ApiEvents, FineTuneResult, FineTuneStartArgs, TrainingProgress, TrainingStatus } from '../../shared/api/contract'
 import { InputError } from '../io/InputError'
-import { listModelSets } from '../inference/modelSet/modelSetRegistry'
+import { requireInstalledModelSet } from '../inference/modelSet/modelSetRegistry'
 import type { StudySession } from '../study/StudySession'
 import { TaskCancelledError, workerPool } from '../workers/WorkerPool'
 import type { TrainingCaseSource } from './data/prepareTrainingCase'
@@ -39,10 +39,7 @@ export class TrainingService {
     this.running = running
     let label = 'Fine-tuning'
     try {
-      const sets = await listModelSets()
-      const base = sets.find((s) => s.id === args.baseModelSetId)
-      if (!base) throw new InputError(args.baseModelSetId, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
-      if (!base.manifest || base.problem) throw new InputError(base.dir, `the model set cannot be used: ${base.problem}`)
+      const base = await requireInstalledModelSet(args.baseModelSetId)
       label = `Fine-tuning ${base.manifest.name}`
       const cancelled = (): void => {
         if (running.abort.signal.aborted) throw new TaskCancelledError('fine-tuning')

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appDataDir } from '../../store/appDataDir'
+import { InputError } from '../../io/InputError'
 import { modelSetManifestSchema, type ModelSetManifest } from './manifest'
 
 export interface InstalledModelSet {
@@ -71,4 +72,13 @@ export async function verifyFold(dir: string, file: string, sha256: string): Pro
 
 export function sha256Of(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** An installed, usable model set by id; otherwise an InputError that lists what is installed. */
+export async function requireInstalledModelSet(id: string): Promise<InstalledModelSet & { manifest: ModelSetManifest }> {
+  const sets = await listModelSets()
+  const set = sets.find((s) => s.id === id)
+  if (!set) throw new InputError(id, `no such model set (installed: ${sets.map((s) => s.id).join(', ') || 'none'})`)
+  if (!set.manifest || set.problem) throw new InputError(set.dir, `the model set cannot be used: ${set.problem}`)
+  return set as InstalledModelSet & { manifest: ModelSetManifest }
 }
