@@ -21,7 +21,14 @@ interface DebugWindow {
 }
 
 async function waitForStudy(page: Page, name: string): Promise<void> {
-  await page.waitForFunction((n) => (window as unknown as DebugWindow).lesionlabDebug?.study()?.name === n, name, { timeout: 90_000 })
+  try {
+    await page.waitForFunction((n) => (window as unknown as DebugWindow).lesionlabDebug?.study()?.name === n, name, { timeout: 90_000 })
+  } catch (e) {
+    // Say what the page showed instead: its errors and toasts, and a screenshot.
+    await page.screenshot({ path: join(artifacts, `waiting-for-${name.replace(/\W+/g, '_')}.png`) }).catch(() => undefined)
+    const shown = await page.locator('[data-testid=error]').allTextContents().catch(() => [])
+    throw new Error(`study "${name}" did not open: ${(e as Error).message}; error toasts: ${JSON.stringify(shown)}`)
+  }
   await page.waitForTimeout(800) // let the GPU (SwiftShader) finish the frame
 }
 
@@ -64,26 +71,10 @@ describe('browser mode, end to end in Chromium', () => {
     await expect(page.locator('[data-testid=study-header]').textContent()).resolves.toContain('FDG')
   })
 
-  it('segments the demo study out of the box with the shipped demo model set (labelled a demonstration)', async () => {
-    await page.click('[data-testid=open-segment]')
-    const select = page.locator('[data-testid=model-set]')
-    await expect.poll(() => select.textContent(), { timeout: 15_000 }).toContain('demonstration, not for clinical use')
-    await page.click('[data-testid=segment-run]')
-    const masks = () => page.evaluate(() => ((window as unknown as DebugWindow).lesionlabDebug.study() as unknown as { masks: { label: string }[] }).masks.map((m) => m.label))
-    const labels = await pollUntil(masks, (l) => l.some((x) => x.startsWith('Automatic (LesionLab demo')), 120_000)
-    expect(labels.some((x) => x.startsWith('Automatic (LesionLab demo'))).toBe(true)
-    expect(await page.locator('[data-testid=segment-error]').count()).toBe(0)
-    // The new mask is shown over the images, which stay drawn (a re-shown mask once blanked the views).
-    const axial = await pollUntil(() => viewPixels(page, 'axial'), (p) => nonBlankCount(p) > 5000)
-    expect(nonBlankCount(axial)).toBeGreaterThan(5000)
-    expect(pageErrors).toEqual([])
-    await page.screenshot({ path: join(artifacts, 'demo-segmented.png') })
-    await page.keyboard.press('Escape')
-    await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)
-  })
-
   it('opens a real PET/CT study (STS_001) through File > Open study and shows it fused, with its mask', async () => {
     await page.click('[data-testid=menu-open]')
+    // Type once the dialog has listed its starting folder (the app keeps a typed path either way).
+    await expect.poll(() => page.locator('[data-testid=open-path]').inputValue(), { timeout: 30_000 }).not.toBe('')
     await page.fill('[data-testid=open-path]', STS_001)
     await page.click('[data-testid=open-folder]')
     await waitForStudy(page, 'STS_001')
@@ -167,11 +158,47 @@ describe('browser mode, end to end in Chromium', () => {
   it('says clearly when a study cannot be opened, and keeps the open one', async () => {
     const missing = join(dataDir, 'no-such-study')
     await page.click('[data-testid=menu-open]')
+    // Type once the dialog has listed its starting folder (the app keeps a typed path either way).
+    await expect.poll(() => page.locator('[data-testid=open-path]').inputValue(), { timeout: 30_000 }).not.toBe('')
     await page.fill('[data-testid=open-path]', missing)
     await page.click('[data-testid=open-folder]')
     const toast = page.locator('[data-testid=error]').last()
     await expect.poll(() => toast.textContent(), { timeout: 15_000 }).toContain(missing)
     expect(await page.evaluate(() => (window as unknown as DebugWindow).lesionlabDebug.study()?.name)).toBe('Dropped study')
+  })
+})
+
+describe('browser mode, segmenting out of the box', () => {
+  it('segments the demo study with the shipped demo model set (labelled a demonstration)', async () => {
+    const server = await startBrowserMode()
+    const browser = await launchChromium()
+    const pageErrors: string[] = []
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+      page.on('pageerror', (e) => pageErrors.push(e.message))
+      await page.goto(server.url)
+      await waitForStudy(page, 'Demo FDG phantom')
+      await page.click('[data-testid=open-segment]')
+      const select = page.locator('[data-testid=model-set]')
+      await expect.poll(() => select.textContent(), { timeout: 15_000 }).toContain('demonstration, not for clinical use')
+      await page.click('[data-testid=segment-run]')
+      const masks = () => page.evaluate(() => ((window as unknown as DebugWindow).lesionlabDebug.study() as unknown as { masks: { label: string }[] }).masks.map((m) => m.label))
+      const labels = await pollUntil(masks, (l) => l.some((x) => x.startsWith('Automatic (LesionLab demo')), 120_000)
+      expect(labels.some((x) => x.startsWith('Automatic (LesionLab demo'))).toBe(true)
+      expect(await page.locator('[data-testid=segment-error]').count()).toBe(0)
+      // The new mask is shown over the images, which stay drawn (a re-shown mask once blanked the views).
+      const axial = await pollUntil(() => viewPixels(page, 'axial'), (p) => nonBlankCount(p) > 5000)
+      expect(nonBlankCount(axial)).toBeGreaterThan(5000)
+      expect(pageErrors).toEqual([])
+      await page.screenshot({ path: join(artifacts, 'demo-segmented.png') })
+      // The panel closes by itself when the result is in.
+      await expect.poll(() => page.locator('[data-testid=segment-panel]').count()).toBe(0)
+      await expect.poll(() => page.locator('[data-testid=loading]').count(), { timeout: 30_000 }).toBe(0)
+      expect(pageErrors).toEqual([])
+    } finally {
+      await browser.close()
+      await server.stop()
+    }
   })
 })
 

@@ -49,6 +49,8 @@ describe('DICOM PET through the UI, with exact SUV and the SUV panel', () => {
 
   it('opens the raw Bq/ml PET DICOM folder, shows SUV under the cursor, and a corrected weight changes the values', async () => {
     await page.click('[data-testid=menu-open]')
+    // Type once the dialog has listed its starting folder (the app keeps a typed path either way).
+    await expect.poll(() => page.locator('[data-testid=open-path]').inputValue(), { timeout: 30_000 }).not.toBe('')
     await page.fill('[data-testid=open-path]', RAW_PET)
     await page.click('[data-testid=open-folder]')
     await page.waitForFunction(() => (window as unknown as DebugWindow).lesionlabDebug.study()?.layout === 'DICOM', null, { timeout: 120_000 })
