@@ -9,9 +9,6 @@ import { cropPatch, FOREGROUND_PROBABILITY, samplePatchOrigin } from './patchSam
 
 export type { TrainingPatch } from './patchLayout'
 
-/** The method's patch size. */
-export const TRAINING_PATCH_SIZE: Vec3 = [128, 128, 128]
-
 export interface TrainingPatchOptions {
   /** Probability of centring on a lesion voxel (default 2/3, MONAI pos=2, neg=1). */
   foregroundProbability?: number

@@ -136,7 +136,7 @@ export function emitBackwardPass({ g, ops, shapes, trainable, seeds, inputsRequi
  * Activations whose gradient is needed: outputs of ops that read a trainable tensor, and everything
  * computed from them. With a frozen encoder the backward pass stops at the decoder.
  */
-export function activationsRequiringGrad(ops: readonly LayerOp[], trainable: ReadonlySet<string>, inputs: readonly string[] = []): Set<string> {
+function activationsRequiringGrad(ops: readonly LayerOp[], trainable: ReadonlySet<string>, inputs: readonly string[] = []): Set<string> {
   const out = new Set<string>(inputs)
   for (const op of ops) {
     const inputs = op.op === 'add' || op.op === 'concat' ? op.inputs : [op.input]
@@ -146,7 +146,7 @@ export function activationsRequiringGrad(ops: readonly LayerOp[], trainable: Rea
 }
 
 /** The float state tensors an op reads. */
-export function stateKeysOf(op: LayerOp): string[] {
+function stateKeysOf(op: LayerOp): string[] {
   switch (op.op) {
     case 'conv3d':
     case 'convTranspose3d':
@@ -345,7 +345,7 @@ function flippedTransposedKernel(ctx: OpContext, weight: string, k: number): str
 }
 
 /** Tensor names unique within one graph. */
-export class UniqueNames {
+class UniqueNames {
   private readonly used = new Map<string, number>()
   next(base: string): string {
     const n = this.used.get(base) ?? 0

@@ -19,8 +19,6 @@ export interface TrainableSelection {
   normAffine: boolean
 }
 
-export const DEFAULT_TRAINABLE: TrainableSelection = { layers: 'all', normAffine: true }
-
 /** The state_dict keys a selection trains, in state_dict order. */
 export function trainableKeys(desc: LayerDescription, selection: TrainableSelection): string[] {
   const upBlocks = new Set(desc.blocks.filter((b) => b.role === 'up').map((b) => b.id))
